@@ -1,0 +1,59 @@
+"""Settings from the environment (``REVIEWER_*``) and CLI flags, in one place.
+
+Flags win over the environment; the environment wins over the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "reviewer"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Read with ``Settings()``; override with ``settings.with_overrides(...)``."""
+
+    model_config = SettingsConfigDict(env_prefix="REVIEWER_", extra="ignore")
+
+    # The model path (issue: LLM reviewer).
+    model: str | None = Field(default=None, description="Any litellm model string; unset = default resolution.")
+    api_base: str | None = None
+    api_key: str | None = None
+    fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    max_reasks: int = Field(default=2, ge=0, le=5)
+    max_rewrite_reasks: int = Field(default=2, ge=0, le=5)
+    deadline_s: float = Field(default=120.0, gt=0, description="Overall budget for one review's model calls.")
+    prompt: str = "review@v1"
+    rules_only: bool = Field(default=False, description="Never call a model, even when one is configured.")
+
+    # The embedded local model.
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    local_model_path: Path | None = None
+
+    # The HTTP service.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_concurrency: int = Field(default=4, ge=1)
+    queue_limit: int = Field(default=64, ge=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    log_content: bool = False
+
+    @field_validator("fallback_models", "api_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given non-None values replaced (CLI flags)."""
+        changes = {key: value for key, value in overrides.items() if value is not None}
+        return self.model_copy(update=changes)

@@ -1,0 +1,36 @@
+"""The one path every caller takes: ``check()`` (rules only) and ``review()`` (LLM when configured).
+
+The CLI, the HTTP service and the eval harness are thin shells over these
+functions; none of them decides anything about a review.
+"""
+
+from __future__ import annotations
+
+import time
+
+from reviewer import rubric, rules
+from reviewer.models import Engine, Review, ReviewRequest
+
+
+def build_review(request: ReviewRequest, result: rules.RulesResult, engine: Engine) -> Review:
+    """Turn criterion results and findings into a Review with verdict and score."""
+    verdict = rubric.decide_verdict(result.criteria, result.findings)
+    return Review(
+        verdict=verdict,
+        score=rubric.score(result.criteria, verdict),
+        criteria=result.criteria,
+        findings=result.findings,
+        engine=engine,
+    )
+
+
+def check(request: ReviewRequest | str, customer_message: str | None = None) -> Review:
+    """Review a draft with the rules engine alone: synchronous, offline, deterministic."""
+    if isinstance(request, str):
+        request = ReviewRequest(draft=request, customer_message=customer_message)
+    started = time.perf_counter()
+    result = rules.run(request)
+    engine = Engine(rules_version=rules.RULES_VERSION, mode="rules")
+    review = build_review(request, result, engine)
+    review.engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    return review

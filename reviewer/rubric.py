@@ -1,0 +1,86 @@
+"""The ten criteria of the guidance, their weights, and the verdict and score rules.
+
+Verdict rule (deterministic, in this order):
+1. any finding of severity ``error`` -> ``block`` (it would make things worse);
+2. any criterion of weight (``weight >= GATING_WEIGHT``) with status ``fail``,
+   or any ``warning`` finding on such a criterion -> ``revise``;
+3. otherwise ``send``.
+
+Score: the weighted share of applicable criteria that pass, 0-100
+(``na`` criteria are left out). A ``block`` caps it at 30 and a ``revise`` at 79,
+so the number never contradicts the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reviewer.models import CriterionId, CriterionResult, Finding, Verdict
+
+GATING_WEIGHT = 2
+BLOCK_SCORE_CAP = 30
+REVISE_SCORE_CAP = 79
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: CriterionId
+    title: str
+    description: str
+    weight: int
+
+
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion("no-fake-apology", "No fake apology",
+              "Apologise for the failure, not for the customer's feelings; no 'if', no hedged 'any'.", 3),
+    Criterion("apologizes", "Apologises early",
+              "A sincere apology is present, in the first or second sentence.", 3),
+    Criterion("owns-it", "Owns it",
+              "Takes responsibility for the company without excuses or shifting blame.", 1),
+    Criterion("acknowledges-feelings", "Acknowledges feelings",
+              "Shows it understands why the customer is upset, naming the real impact.", 1),
+    Criterion("stays-professional", "Stays professional",
+              "Not personal, defensive, condescending, sarcastic or dismissive.", 3),
+    Criterion("understands-issue", "Understands the issue",
+              "Asks focused questions where the facts are unclear instead of guessing.", 2),
+    Criterion("offers-solution", "Offers a solution",
+              "Gives a concrete fix or remedy, not words only.", 1),
+    Criterion("next-steps", "Next steps",
+              "The customer knows what happens next: an action for them, or our commitment with a time.", 2),
+    Criterion("invites-input", "Invites input",
+              "Asks what would make it right when the remedy is open.", 1),
+    Criterion("thanks-customer", "Thanks the customer",
+              "Thanks the customer for raising it or for their patience.", 1),
+)
+
+CRITERIA_BY_ID: dict[str, Criterion] = {c.id: c for c in CRITERIA}
+CRITERION_IDS: tuple[CriterionId, ...] = tuple(c.id for c in CRITERIA)
+
+
+def is_gating(criterion_id: str) -> bool:
+    """A criterion 'of weight': failing it alone makes the verdict `revise`."""
+    return CRITERIA_BY_ID[criterion_id].weight >= GATING_WEIGHT
+
+
+def decide_verdict(criteria: list[CriterionResult], findings: list[Finding]) -> Verdict:
+    """The verdict rule documented in this module's docstring."""
+    if any(f.severity == "error" for f in findings):
+        return "block"
+    if any(c.status == "fail" and is_gating(c.id) for c in criteria):
+        return "revise"
+    if any(f.severity == "warning" and is_gating(f.criterion) for f in findings):
+        return "revise"
+    return "send"
+
+
+def score(criteria: list[CriterionResult], verdict: Verdict) -> int:
+    """Weighted share of applicable criteria that pass, capped by the verdict."""
+    applicable = [c for c in criteria if c.status != "na"]
+    total = sum(CRITERIA_BY_ID[c.id].weight for c in applicable)
+    passed = sum(CRITERIA_BY_ID[c.id].weight for c in applicable if c.status == "pass")
+    value = round(100 * passed / total) if total else 100
+    if verdict == "block":
+        value = min(value, BLOCK_SCORE_CAP)
+    elif verdict == "revise":
+        value = min(value, REVISE_SCORE_CAP)
+    return value
