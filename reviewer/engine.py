@@ -6,9 +6,11 @@ functions; none of them decides anything about a review.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from reviewer import rubric, rules
+from reviewer.config import Settings
 from reviewer.models import Engine, Review, ReviewRequest
 
 
@@ -34,3 +36,31 @@ def check(request: ReviewRequest | str, customer_message: str | None = None) -> 
     review = build_review(request, result, engine)
     review.engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
     return review
+
+
+def resolve_model(settings: Settings) -> str | None:
+    """Which model a full review uses: an explicit one, else the embedded local model when installed, else none.
+
+    SCAFFOLD: the local-model issue adds the middle case.
+    """
+    if settings.rules_only:
+        return None
+    return settings.model
+
+
+async def areview(request: ReviewRequest, settings: Settings | None = None) -> Review:
+    """The full review: the LLM reviewer when a model resolves, else the rules engine alone.
+
+    Never raises for a model failure: a failing model gives the rules review marked degraded.
+    SCAFFOLD: the LLM-reviewer issue fills in the model path.
+    """
+    settings = settings or Settings()
+    model = resolve_model(settings)
+    if model is None:
+        return check(request)
+    raise NotImplementedError("the LLM reviewer is not built yet")
+
+
+def review(request: ReviewRequest, settings: Settings | None = None) -> Review:
+    """Synchronous wrapper around :func:`areview` for scripts and the CLI."""
+    return asyncio.run(areview(request, settings))
