@@ -1,0 +1,76 @@
+"""What the model must return: the pydantic models the JSON schema and the validation come from.
+
+One object keyed by criterion id (so a schema-constrained decoder can't skip or
+repeat a criterion), a one-line summary and a rewrite. The rewrite re-ask asks
+for ``RewriteOnly`` instead, so a model fixing its rewrite doesn't re-judge.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reviewer.models import CriterionId
+
+MAX_QUOTES = 5
+MAX_QUOTE_CHARS = 300
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CriterionJudgement(_Closed):
+    """The model's judgement of one criterion, with short quotes from the draft as evidence."""
+
+    status: Literal["pass", "fail", "na"]
+    quotes: list[str] = Field(max_length=MAX_QUOTES, description="Exact short quotes copied from the draft.")
+    explanation: str = Field(max_length=600)
+
+
+class ModelCriteria(_Closed):
+    no_fake_apology: CriterionJudgement = Field(alias="no-fake-apology")
+    apologizes: CriterionJudgement
+    owns_it: CriterionJudgement = Field(alias="owns-it")
+    acknowledges_feelings: CriterionJudgement = Field(alias="acknowledges-feelings")
+    stays_professional: CriterionJudgement = Field(alias="stays-professional")
+    understands_issue: CriterionJudgement = Field(alias="understands-issue")
+    offers_solution: CriterionJudgement = Field(alias="offers-solution")
+    next_steps: CriterionJudgement = Field(alias="next-steps")
+    invites_input: CriterionJudgement = Field(alias="invites-input")
+    thanks_customer: CriterionJudgement = Field(alias="thanks-customer")
+
+    def by_id(self) -> dict[CriterionId, CriterionJudgement]:
+        """The judgements keyed by rubric criterion id."""
+        return {
+            "no-fake-apology": self.no_fake_apology,
+            "apologizes": self.apologizes,
+            "owns-it": self.owns_it,
+            "acknowledges-feelings": self.acknowledges_feelings,
+            "stays-professional": self.stays_professional,
+            "understands-issue": self.understands_issue,
+            "offers-solution": self.offers_solution,
+            "next-steps": self.next_steps,
+            "invites-input": self.invites_input,
+            "thanks-customer": self.thanks_customer,
+        }
+
+
+class ModelReview(_Closed):
+    """The whole answer to the review prompt."""
+
+    criteria: ModelCriteria
+    summary: str = Field(max_length=600)
+    rewrite: str = Field(min_length=1, max_length=20_000)
+
+
+class RewriteOnly(_Closed):
+    """The answer to a rewrite re-ask."""
+
+    rewrite: str = Field(min_length=1, max_length=20_000)
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema the model is asked to follow (aliases, closed objects)."""
+    return model.model_json_schema(by_alias=True)
