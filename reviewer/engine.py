@@ -41,11 +41,28 @@ def check(request: ReviewRequest | str, customer_message: str | None = None) -> 
 def resolve_model(settings: Settings) -> str | None:
     """Which model a full review uses: an explicit one, else the embedded local model when installed, else none.
 
-    SCAFFOLD: the local-model issue adds the middle case.
+    ``rules_only`` always means none. The local model is ``local/<name>`` (see
+    ``reviewer.local``); checking for it imports nothing heavy and loads nothing.
     """
     if settings.rules_only:
         return None
-    return settings.model
+    if settings.model:
+        return settings.model
+    from reviewer import local
+
+    return local.default_model(settings)
+
+
+def no_model_notice(settings: Settings) -> str | None:
+    """One line for the CLI when a full review falls back to the rules alone for want of a model, else None."""
+    if settings.rules_only or resolve_model(settings) is not None:
+        return None
+    from reviewer import local
+
+    return (
+        "note: rules-only review (no model configured). For the LLM review, offline: "
+        f"{local.INSTALL_HINT}; or set --model / REVIEWER_MODEL."
+    )
 
 
 async def areview(request: ReviewRequest, settings: Settings | None = None) -> Review:
