@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # The embedded local model.
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     local_model_path: Path | None = None
+    local_default: bool = Field(
+        default=True, description="Use the embedded model when no model is set and the [local] extra is installed."
+    )
 
     # The HTTP service.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -106,7 +106,7 @@ def default_model(settings: Settings) -> str | None:
     With ``REVIEWER_LOCAL_MODEL_PATH`` the name is the file's stem, so reports and
     trust profiles tell a user's bigger model apart from the shipped one.
     """
-    if not available(settings):
+    if not settings.local_default or not available(settings):
         return None
     if settings.local_model_path is not None:
         return PREFIX + settings.local_model_path.stem

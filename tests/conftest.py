@@ -13,3 +13,10 @@ def fake_llm() -> Iterator[FakeLLM]:
     """A fake model server on 127.0.0.1:<random port>, stopped after the test."""
     with FakeLLM() as fake:
         yield fake
+
+
+@pytest.fixture(autouse=True)
+def _no_local_model_by_default(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the default rules-only unless a test is marked ``local_model``: the [local] extra may be installed."""
+    if request.node.get_closest_marker("local_model") is None:
+        monkeypatch.setenv("REVIEWER_LOCAL_DEFAULT", "false")
