@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_rewrite_reasks: int = Field(default=2, ge=0, le=5)
     deadline_s: float = Field(default=120.0, gt=0, description="Overall budget for one review's model calls.")
     prompt: str = "review@v1"
+    backoff_initial_s: float = Field(default=0.5, ge=0, description="First transport-retry wait; doubles, with jitter.")
+    backoff_max_s: float = Field(default=8.0, ge=0, description="Longest retry wait unless Retry-After says more.")
+    json_schema: bool | None = Field(
+        default=None, description="Force response_format json_schema (True) or JSON mode (False); None = ask litellm."
+    )
     rules_only: bool = Field(default=False, description="Never call a model, even when one is configured.")
 
     # The embedded local model.
