@@ -1,19 +1,26 @@
 """The ``reviewer`` command line: a thin dispatcher over sub-command modules.
 
 Each sub-command lives in ``reviewer/commands/<name>.py`` and exposes
-``add_parser(subparsers)`` and ``run(args) -> int``; modules are imported
-lazily so ``reviewer check`` never pays for FastAPI or litellm.
+``add_parser(subparsers)`` and ``run(args) -> int``. Every module's ``add_parser``
+runs on each invocation, so command modules import only argparse-level things at
+the top and everything heavy inside ``run``: ``reviewer check`` never pays for
+FastAPI or litellm (``bench/cold_start.py`` measures it).
+
+Exit codes: 0 ok, 1 a review reached ``--fail-on`` (or a command's own failure),
+2 usage or input error (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-# name -> (module, one-line help). Modules are imported only when that command runs,
-# except that each module's add_parser is cheap (it must not import heavy libraries).
+from reviewer import __version__
+
+# name -> module. A module that does not exist yet is skipped (its command is not built).
 COMMANDS: dict[str, str] = {
     "check": "reviewer.commands.check",
     "schema": "reviewer.commands.schema",
@@ -29,14 +36,14 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"reviewer: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reviewer", description="Review a support reply before it is sent.")
-    parser.add_argument("--version", action="version", version="reviewer 0.1.0")
+    parser.add_argument("--version", action="version", version=f"reviewer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -55,11 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()
     except UsageError as exc:
         print(f"reviewer: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `reviewer check folder | head`: the reader left; stop quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return code
 
 
