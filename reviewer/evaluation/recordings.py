@@ -1,0 +1,149 @@
+"""Recorded model responses, so an eval (and its gate) can run anywhere without a model.
+
+``--record`` wraps the real completion function and stores every response,
+keyed by the model, the prompt's content hash and the request messages.
+``--replay`` serves those responses instead of calling a model. A request that
+was never recorded is a *miss*; when the same case was recorded under another
+hash of the same prompt version, the miss says the prompt changed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+CompletionFn = Callable[..., Awaitable[Any]]
+
+# Which case the engine is working on: set by the runner, read when a completion is recorded or missed.
+current_case: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_case", default=None)
+
+
+class ReplayMiss(Exception):
+    """No recorded response for a request; the message says why and what to do."""
+
+
+def request_key(model: str, prompt_hash: str, messages: Any) -> str:
+    """A stable key for one model request: model + prompt hash + the exact messages."""
+    payload = json.dumps({"model": model, "prompt_hash": prompt_hash, "messages": messages},
+                         sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def model_slug(model: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
+
+
+@dataclass
+class RecordingStore:
+    """One JSON Lines file per model under ``folder``, one line per recorded response, sorted by key."""
+
+    folder: Path
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _dirty_models: set[str] = field(default_factory=set)
+
+    def load_model(self, model: str) -> None:
+        path = self.folder / f"{model_slug(model)}.jsonl"
+        if not path.is_file():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                self.entries.setdefault(entry["key"], entry)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.entries.get(key)
+
+    def put(self, entry: dict[str, Any]) -> None:
+        self.entries[entry["key"]] = entry
+        self._dirty_models.add(entry["model"])
+
+    def drop_stale(self, prompt: str, prompt_hash: str) -> None:
+        """Forget responses recorded under an older hash of ``prompt`` (re-recording replaces them)."""
+        for key, entry in list(self.entries.items()):
+            if entry.get("prompt") == prompt and entry.get("prompt_hash") != prompt_hash:
+                self._dirty_models.add(entry["model"])
+                del self.entries[key]
+
+    def save(self) -> list[Path]:
+        """Write the files of every model that got new responses; return their paths."""
+        written = []
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for model in sorted(self._dirty_models):
+            path = self.folder / f"{model_slug(model)}.jsonl"
+            rows = sorted((e for e in self.entries.values() if e["model"] == model), key=lambda e: e["key"])
+            path.write_text("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in rows),
+                            encoding="utf-8")
+            written.append(path)
+        self._dirty_models.clear()
+        return written
+
+    def explain_miss(self, model: str, prompt: str, prompt_hash: str, case: str | None) -> str:
+        """Why nothing was recorded for this request, in words a person can act on."""
+        record_hint = f"record it against a model: reviewer eval --record --model {model} --prompt {prompt}"
+        same_prompt = [e for e in self.entries.values() if e["model"] == model and e.get("prompt") == prompt]
+        if any(e.get("prompt_hash") != prompt_hash for e in same_prompt) and not any(
+            e.get("prompt_hash") == prompt_hash for e in same_prompt
+        ):
+            old = sorted({str(e.get("prompt_hash")) for e in same_prompt})
+            return (f"prompt {prompt} changed (hash {prompt_hash[:12]}, recorded with {', '.join(h[:12] for h in old)}); "
+                    f"{record_hint}")
+        if not any(e["model"] == model for e in self.entries.values()):
+            return f"no recorded responses for model {model} in {self.folder}; {record_hint}"
+        where = f"case {case}" if case else "a request"
+        return (f"no recorded response for {where} (model {model}, prompt {prompt}): the request differs from "
+                f"what was recorded (the case, the rules findings or the prompt rendering changed); {record_hint}")
+
+
+@dataclass
+class RecordingCompletion:
+    """A ``completion=`` function for the engine: records (wrapping ``inner``) or replays responses."""
+
+    store: RecordingStore
+    mode: Literal["record", "replay"]
+    prompt: str
+    prompt_hash: str
+    inner: CompletionFn | None = None
+    misses: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        import litellm
+
+        self.calls += 1
+        model = str(kwargs.get("model"))
+        key = request_key(model, self.prompt_hash, kwargs.get("messages"))
+        case = current_case.get()
+        if self.mode == "replay":
+            entry = self.store.get(key)
+            if entry is None:
+                if model not in {e["model"] for e in self.store.entries.values()}:
+                    self.store.load_model(model)
+                    entry = self.store.get(key)
+            if entry is None:
+                message = self.store.explain_miss(model, self.prompt, self.prompt_hash, case)
+                self.misses.append(message)
+                raise ReplayMiss(message)
+            response = litellm.ModelResponse(**entry["response"])
+            if entry.get("cost_usd") is not None:
+                response._hidden_params["response_cost"] = entry["cost_usd"]
+            return response
+        if self.inner is None:
+            raise RuntimeError("recording needs the real completion function")
+        response = await self.inner(**kwargs)
+        hidden = getattr(response, "_hidden_params", None) or {}
+        self.store.put({
+            "key": key,
+            "model": model,
+            "prompt": self.prompt,
+            "prompt_hash": self.prompt_hash,
+            "case": case,
+            "response": response.model_dump(),
+            "cost_usd": hidden.get("response_cost"),
+        })
+        return response

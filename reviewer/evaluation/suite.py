@@ -1,0 +1,203 @@
+"""One eval run, end to end: load the cases, run them, score them, gate against a baseline, write reports.
+
+``reviewer eval`` is a thin shell over :func:`run_eval`; tests call it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reviewer import rules
+from reviewer.config import Settings
+from reviewer.evaluation import gate, metrics, report
+from reviewer.evaluation.cases import EvalCase, load_cases
+from reviewer.evaluation.realworld import CASE_SET_NAME, load_realworld_dev
+from reviewer.evaluation.recordings import RecordingCompletion, RecordingStore, model_slug
+from reviewer.evaluation.runner import RULES_MODEL, CaseOutcome, Mode, Runner, engine_accepts_completion
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class EvalUsageError(ValueError):
+    """Options that can't work together, or cases that can't be loaded: one line for the user."""
+
+
+@dataclass
+class EvalOptions:
+    cases: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    concurrency: int = 4
+    baseline: Path | None = None
+    update_baseline: bool = False
+    tolerances: Path | None = None
+    out: Path | None = None
+    mode: Mode = "live"
+    recordings: Path | None = None
+    progress: bool = True
+    settings: Settings = field(default_factory=Settings)
+
+
+@dataclass
+class EvalRun:
+    report: dict[str, Any]
+    paths: dict[str, Path]
+    exit_code: int
+    messages: list[str]
+
+
+def evals_dir() -> Path:
+    """``evals/`` of the repository being evaluated: the working directory's, else this checkout's."""
+    local = Path.cwd() / "evals"
+    return local if local.is_dir() else REPO_ROOT / "evals"
+
+
+def load_case_set(spec: str | None) -> tuple[str, list[EvalCase]]:
+    """``realworld-dev``, a YAML file or folder, or (default) ``evals/cases``."""
+    from reviewer.evaluation.cases import CaseError
+
+    try:
+        if spec == CASE_SET_NAME:
+            return CASE_SET_NAME, load_realworld_dev()
+        path = Path(spec) if spec else evals_dir() / "cases"
+        name = "golden" if path.resolve() == (evals_dir() / "cases").resolve() else path.stem
+        return name, load_cases(path)
+    except CaseError as exc:
+        raise EvalUsageError(str(exc)) from exc
+
+
+def baseline_name(case_set: str, model: str, prompt: str | None) -> str:
+    """``<prompt>__<model>.json`` (``rules__rules`` for the rules engine), suffixed by a non-golden case set."""
+    stem = f"{prompt or 'rules'}__{model_slug(model)}"
+    return f"{stem}.json" if case_set == "golden" else f"{stem}__{case_set}.json"
+
+
+def baseline_view(full: dict[str, Any]) -> dict[str, Any]:
+    """What a baseline keeps: the run, the metrics and each case's outcome, but no draft or rewrite text."""
+    keep = ("id", "passed", "failures", "verdict", "criteria", "rules_verdict", "model_verdict")
+    return {"run": full["run"], "metrics": full["metrics"],
+            "cases": [{k: case[k] for k in keep if k in case} for case in full["cases"]]}
+
+
+def _prompt_hash(prompt: str) -> str:
+    from reviewer import prompts
+
+    try:
+        return prompts.load(prompt).sha256
+    except prompts.PromptError as exc:
+        raise EvalUsageError(str(exc)) from exc
+
+
+async def run_eval(options: EvalOptions) -> EvalRun:
+    case_set, cases = load_case_set(options.cases)
+    if not cases:
+        raise EvalUsageError("no cases to run")
+    settings = options.settings.with_overrides(prompt=options.prompt)
+    model = options.model
+    if model is None:
+        from reviewer.engine import resolve_model
+
+        model = resolve_model(settings) or RULES_MODEL
+    llm = model != RULES_MODEL
+    if not llm and options.mode != "live":
+        raise EvalUsageError("--record/--replay need a model (the rules engine has nothing to record)")
+    prompt = settings.prompt if llm else None
+    prompt_hash = _prompt_hash(prompt) if prompt else None
+    recorder = None
+    if llm:
+        settings = settings.with_overrides(model=model, rules_only=False)
+    if options.mode != "live":
+        if not engine_accepts_completion():
+            raise EvalUsageError("this engine cannot take an injected completion function; record/replay unavailable")
+        store = RecordingStore(options.recordings or evals_dir() / "recordings")
+        for name in (model, *settings.fallback_models):
+            store.load_model(name)
+        inner = None
+        if options.mode == "record":
+            import litellm
+
+            inner = litellm.acompletion
+        assert prompt is not None and prompt_hash is not None
+        recorder = RecordingCompletion(store, options.mode, prompt, prompt_hash, inner)
+
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    started = time.perf_counter()
+    outcomes = await _run_with_progress(
+        Runner(model, settings, options.concurrency, options.mode, recorder), cases, options.progress)
+    duration = time.perf_counter() - started
+
+    results = [metrics.score_case(outcome, llm) for outcome in outcomes]
+    full: dict[str, Any] = {
+        "report_version": 1,
+        "run": {
+            "case_set": case_set, "cases": options.cases or "evals/cases", "model": model, "prompt": prompt,
+            "prompt_hash": prompt_hash, "mode": options.mode if llm else "rules",
+            "rules_version": rules.RULES_VERSION, "concurrency": options.concurrency,
+            "started_at": started_at, "duration_s": round(duration, 3),
+        },
+        "metrics": metrics.summarize(results, llm),
+        "cases": results,
+    }
+    messages: list[str] = []
+    exit_code = 0
+    if recorder is not None:
+        if recorder.misses:
+            unique = sorted(set(recorder.misses))
+            full["run"]["replay_misses"] = unique
+            messages += [f"replay miss: {m}" for m in unique[:5]]
+            if len(unique) > 5:
+                messages.append(f"... and {len(unique) - 5} more replay misses (see report.json)")
+            exit_code = 1
+        if options.mode == "record":
+            recorder.store.drop_stale(recorder.prompt, recorder.prompt_hash)
+            messages += [f"recorded responses: {p}" for p in recorder.store.save()]
+    if options.baseline is not None and not options.update_baseline:
+        if not options.baseline.is_file():
+            raise EvalUsageError(f"baseline {options.baseline} not found (create it with --update-baseline)")
+        baseline = json.loads(options.baseline.read_text(encoding="utf-8"))
+        tolerance_file = options.tolerances or evals_dir() / "tolerances.yaml"
+        full["gate"] = gate.compare_to_baseline(full, baseline, gate.load_tolerances(tolerance_file))
+        if not full["gate"]["passed"]:
+            exit_code = 1
+            messages.append("gate FAILED: " + _gate_reasons(full["gate"]))
+        else:
+            messages.append(f"gate passed against {options.baseline}")
+    out = options.out or evals_dir() / "runs" / f"{case_set}__{model_slug(model)}"
+    paths = report.write_reports(full, out)
+    if options.update_baseline:
+        target = options.baseline or evals_dir() / "baselines" / baseline_name(case_set, model, prompt)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(baseline_view(full), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        paths["baseline"] = target
+        messages.append(f"baseline written: {target}")
+    return EvalRun(full, paths, exit_code, messages)
+
+
+def _gate_reasons(result: dict[str, Any]) -> str:
+    parts = [f"{d['metric']} {report.fmt(d['baseline'])} -> {report.fmt(d['current'])}" for d in result["metric_drops"]]
+    parts += [f"case {r['id']} now fails ({'; '.join(r['failures'])})" for r in result["case_regressions"]]
+    return "; ".join(parts)
+
+
+async def _run_with_progress(runner: Runner, cases: list[EvalCase], show: bool) -> list[CaseOutcome]:
+    if not show:
+        return await runner.run(cases)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(runner.model, total=len(cases))
+        runner.on_done = lambda _outcome: progress.advance(task)
+        return await runner.run(cases)
+
+
+def run_eval_sync(options: EvalOptions) -> EvalRun:
+    return asyncio.run(run_eval(options))
