@@ -7,11 +7,15 @@ functions; none of them decides anything about a review.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from reviewer import rubric, rules
+from reviewer import llm, merge, prompts, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.models import Engine, Review, ReviewRequest
+from reviewer.llm_output import ModelReview, RewriteOnly
+from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
 
 
 def build_review(request: ReviewRequest, result: rules.RulesResult, engine: Engine) -> Review:
@@ -65,19 +69,149 @@ def no_model_notice(settings: Settings) -> str | None:
     )
 
 
-async def areview(request: ReviewRequest, settings: Settings | None = None) -> Review:
+async def areview(
+    request: ReviewRequest,
+    settings: Settings | None = None,
+    *,
+    completion: llm.Completion | None = None,
+    trust: merge.TrustMap | None = None,
+) -> Review:
     """The full review: the LLM reviewer when a model resolves, else the rules engine alone.
 
-    Never raises for a model failure: a failing model gives the rules review marked degraded.
-    SCAFFOLD: the LLM-reviewer issue fills in the model path.
+    Never raises for a model failure: after retries, re-asks and every fallback model, a
+    failing model gives the rules review marked ``engine.degraded`` with the reason.
+    ``completion`` replaces ``litellm.acompletion`` (record/replay, tests); ``trust``
+    says per criterion whose judgement counts (see :mod:`reviewer.merge`; default conservative).
     """
     settings = settings or Settings()
     model = resolve_model(settings)
     if model is None:
         return check(request)
-    raise NotImplementedError("the LLM reviewer is not built yet")
+    return await _model_review(request, settings, model, completion, trust)
 
 
-def review(request: ReviewRequest, settings: Settings | None = None) -> Review:
+async def _model_review(
+    request: ReviewRequest,
+    settings: Settings,
+    model: str,
+    completion: llm.Completion | None,
+    trust: merge.TrustMap | None,
+) -> Review:
+    started = time.perf_counter()
+    found = rules.run(request)
+    caller = llm.ModelCaller(settings, completion)
+    engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
+    try:
+        prompt = prompts.load(settings.prompt)
+    except prompts.PromptError as exc:
+        return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
+    engine.prompt_version = prompt.ref
+
+    def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
+        return prompts.render(prompt, request, found.findings, schema)
+
+    candidates = [model, *(m for m in settings.fallback_models if m != model)]
+    failures: list[str] = []
+    answer: ModelReview | None = None
+    used = model
+    for index, candidate in enumerate(candidates):
+        if index:
+            engine.fallbacks_used = index
+        try:
+            answer, _raw = await caller.ask(candidate, review_messages, ModelReview, "review", dict(prompt.params))
+        except llm.ModelFailed as exc:
+            failures.append(f"{candidate}: {exc}")
+            continue
+        used = candidate
+        break
+    if answer is None:
+        return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
+
+    merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
+    review = build_review(request, rules.RulesResult(findings=merged.findings, criteria=merged.criteria), engine)
+    review.summary = answer.summary
+    meant_to_fix = [c.id for c in merged.criteria if c.status == "fail"]
+    review.rewrite = await _verified_rewrite(
+        request, settings, caller, used, prompt, found, answer.rewrite, meant_to_fix
+    )
+    engine.model = used
+    engine.dropped_quotes = merged.dropped_quotes
+    _record_stats(engine, caller, started)
+    return review
+
+
+async def _verified_rewrite(
+    request: ReviewRequest,
+    settings: Settings,
+    caller: llm.ModelCaller,
+    model: str,
+    prompt: prompts.Prompt,
+    found: rules.RulesResult,
+    text: str,
+    meant_to_fix: Sequence[str],
+) -> Rewrite:
+    """Check the rewrite; re-ask the same model with the exact problems, bounded; else return it unverified."""
+    attempts = 1
+    problems = rewrite.problems(request, text, meant_to_fix)
+    while problems and attempts <= settings.max_rewrite_reasks:
+        def fix_messages(
+            schema: dict[str, Any] | None, current: str = text, listed: list[str] = problems
+        ) -> list[dict[str, str]]:
+            return [
+                *prompts.render(prompt, request, found.findings, None),
+                {"role": "assistant", "content": json.dumps({"rewrite": current})},
+                {"role": "user", "content": rewrite.reask_text(listed, schema)},
+            ]
+
+        try:
+            fixed, _raw = await caller.ask(model, fix_messages, RewriteOnly, "rewrite", dict(prompt.params))
+        except llm.ModelFailed as exc:
+            problems = [*problems, f"could not get a corrected rewrite: {exc}"]
+            break
+        attempts += 1
+        text = fixed.rewrite
+        problems = rewrite.problems(request, text, meant_to_fix)
+    status: Literal["verified", "unverified"] = "unverified" if problems else "verified"
+    return Rewrite(text=text, status=status, problems=problems, attempts=attempts)
+
+
+def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:
+    stats = caller.stats
+    engine.attempts = stats.attempts
+    engine.reasks = stats.reasks
+    engine.usage = Usage(
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        total_tokens=stats.prompt_tokens + stats.completion_tokens,
+        cost_usd=stats.cost_usd,
+    )
+    engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+
+
+def _degraded(
+    request: ReviewRequest,
+    found: rules.RulesResult,
+    engine: Engine,
+    reason: str,
+    caller: llm.ModelCaller,
+    started: float,
+) -> Review:
+    """The rules-only review, marked degraded with why: what a caller gets when no model answered."""
+    engine.mode = "rules"
+    engine.model = None
+    engine.degraded = True
+    engine.degraded_reason = reason[:2000]
+    review = build_review(request, found, engine)
+    _record_stats(review.engine, caller, started)
+    return review
+
+
+def review(
+    request: ReviewRequest,
+    settings: Settings | None = None,
+    *,
+    completion: llm.Completion | None = None,
+    trust: merge.TrustMap | None = None,
+) -> Review:
     """Synchronous wrapper around :func:`areview` for scripts and the CLI."""
-    return asyncio.run(areview(request, settings))
+    return asyncio.run(areview(request, settings, completion=completion, trust=trust))

@@ -1,0 +1,364 @@
+"""One structured model call, made robust: schema, re-ask, transport retries, deadline, usage.
+
+``ModelCaller.ask(model, messages, output_model)`` returns a validated pydantic
+object or raises :class:`ModelFailed`. What it does when the model misbehaves:
+
+- **invalid output** (no JSON, prose around it, truncated JSON, schema violation):
+  re-ask, sending back the model's own answer and *one* exact error. The
+  conversation never grows: each re-ask is the original messages + the latest bad
+  answer + its error. At most ``settings.max_reasks`` re-asks, then ModelFailed.
+- **transport errors** (429, 408/409/425, 5xx, timeouts, connection errors): retried with
+  tenacity, exponential backoff with jitter (``settings.backoff_initial_s`` ..
+  ``backoff_max_s``), a ``Retry-After`` header honoured as the wait, at most
+  ``settings.max_retries`` retries per call, all within the overall deadline
+  (``settings.deadline_s`` for one review); a wait that would pass the deadline
+  gives up at once. Other errors (400, 401, 404, a replay miss...) fail at once.
+- Falling back to the next model is the caller's job (the engine).
+
+Record/replay and tests can inject the function that performs a completion:
+anything matching :class:`Completion` (``async (**kwargs) -> ModelResponse``, the
+same keyword arguments as ``litellm.acompletion``), passed as ``completion=`` to
+:class:`ModelCaller` (and to ``reviewer.engine.areview``). The default is
+``litellm.acompletion``. litellm is imported only when a call is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from reviewer.config import Settings
+from reviewer.llm_output import json_schema
+
+T = TypeVar("T", bound=BaseModel)
+
+MAX_ECHOED_ANSWER_CHARS = 8_000
+TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
+
+
+class Completion(Protocol):
+    """The function that performs one chat completion: ``litellm.acompletion``'s keyword arguments and result."""
+
+    async def __call__(self, **kwargs: Any) -> Any: ...
+
+
+class ModelFailed(Exception):
+    """This model could not give a valid answer (transport or output); the reason is the message."""
+
+
+class InvalidOutput(ValueError):
+    """The answer could not be parsed or validated; the message is the one error fed back to the model."""
+
+
+@dataclass
+class CallStats:
+    """What the calls of one review cost, summed over every model tried."""
+
+    attempts: int = 0
+    reasks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    retry_waits: list[float] = field(default_factory=list)
+
+    def add_usage(self, response: Any) -> None:
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+            self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+        cost = response_cost(response)
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+
+
+def response_cost(response: Any) -> float | None:
+    """litellm's cost of one response when it knows the model's price, else None."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
+    if cost is None:
+        try:
+            import litellm
+
+            cost = litellm.completion_cost(completion_response=response)
+        except Exception:  # unknown model or price: litellm raises; "unknown" is the honest answer
+            return None
+    try:
+        return float(cost)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+def extract_json(text: str) -> Any:
+    """The JSON value in a model answer, tolerating code fences and prose around one object."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        stripped = stripped.removeprefix("json").strip()
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        pass
+    start = stripped.find("{")
+    if start < 0:
+        raise InvalidOutput("the answer contains no JSON object; answer with the JSON object only")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(stripped[start:])
+    except json.JSONDecodeError as exc:
+        raise InvalidOutput(
+            f"the JSON is invalid or incomplete ({exc.msg} at character {exc.pos} of the object); "
+            "answer with the complete JSON object only"
+        ) from exc
+    return value
+
+
+def first_error(exc: ValidationError) -> str:
+    """One validation error, as an exact, readable sentence for the re-ask."""
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the object"
+    return f"{where}: {error['msg']} (got {json.dumps(error.get('input'), default=str)[:200]})"
+
+
+def parse_answer(content: str | None, output_model: type[T]) -> T:
+    """Parse and validate one answer; raises InvalidOutput with one exact error."""
+    if not content or not content.strip():
+        raise InvalidOutput("the answer was empty; answer with the JSON object only")
+    value = extract_json(content)
+    try:
+        return output_model.model_validate(value)
+    except ValidationError as exc:
+        raise InvalidOutput(f"the JSON does not match the schema: {first_error(exc)}") from exc
+
+
+def reask_messages(base: list[dict[str, str]], bad_answer: str, error: str) -> list[dict[str, str]]:
+    """The conversation for a re-ask: the original messages, the latest bad answer, its one error."""
+    echoed = bad_answer if len(bad_answer) <= MAX_ECHOED_ANSWER_CHARS else bad_answer[:MAX_ECHOED_ANSWER_CHARS] + "…"
+    return [
+        *base,
+        {"role": "assistant", "content": echoed},
+        {
+            "role": "user",
+            "content": f"That answer was not usable: {error}. "
+            "Reply again with the whole corrected JSON object, and nothing else.",
+        },
+    ]
+
+
+# -- transport errors --------------------------------------------------------------------------
+
+def status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying the same model: rate limits, server errors, timeouts, broken connections."""
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError | ConnectionError):
+        return True
+    name = type(exc).__name__
+    if name in {"Timeout", "APIConnectionError", "APITimeoutError", "ServiceUnavailableError",
+                "InternalServerError", "RateLimitError", "BadGatewayError"}:
+        return True
+    status = status_of(exc)
+    return status is not None and (status in TRANSIENT_STATUS or status >= 500)
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """The server's ``Retry-After`` (seconds form) carried by a litellm/openai exception, if any."""
+    for attr in ("litellm_response_headers", "headers"):
+        headers = getattr(exc, attr, None)
+        if headers:
+            value = headers.get("retry-after") if hasattr(headers, "get") else None
+            if value is not None:
+                try:
+                    return max(0.0, float(value))
+                except ValueError:
+                    return None
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is not None and headers.get("retry-after") is not None:
+        try:
+            return max(0.0, float(headers["retry-after"]))
+        except ValueError:
+            return None
+    return None
+
+
+def describe_error(exc: BaseException) -> str:
+    status = status_of(exc)
+    name = type(exc).__name__
+    text = str(exc).replace("\n", " ")[:200]
+    return f"{name}{f' {status}' if status else ''}: {text}"
+
+
+# -- the caller --------------------------------------------------------------------------------
+
+class Deadline:
+    """The overall time budget of one review's model calls."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends_at = time.monotonic() + seconds
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.ends_at - time.monotonic())
+
+
+class _GiveUp(Exception):
+    """A wait that would pass the deadline: stop retrying now."""
+
+
+class ModelCaller:
+    """Calls models for one review, sharing its deadline and stats."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        completion: Completion | None = None,
+        deadline: Deadline | None = None,
+        stats: CallStats | None = None,
+    ) -> None:
+        self.settings = settings
+        self._completion = completion
+        self.deadline = deadline or Deadline(settings.deadline_s)
+        self.stats = stats or CallStats()
+
+    async def _complete(self, **kwargs: Any) -> Any:
+        if self._completion is not None:
+            return await self._completion(**kwargs)
+        import litellm
+
+        litellm.suppress_debug_info = True
+        return await litellm.acompletion(**kwargs)
+
+    async def route(self, model: str) -> tuple[str, dict[str, Any]]:
+        """The litellm model string and connection kwargs for ``model`` (the local model has its own)."""
+        try:
+            from reviewer import local
+        except ImportError:  # pragma: no cover - the local-model module is optional
+            local = None  # type: ignore[assignment]
+        if local is not None and hasattr(local, "alitellm_route") and local.is_local(model):
+            routed, routed_extra = await local.alitellm_route(model, self.settings)
+            return str(routed), dict(routed_extra)
+        extra: dict[str, Any] = {}
+        if self.settings.api_base:
+            extra["api_base"] = self.settings.api_base
+        if self.settings.api_key:
+            extra["api_key"] = self.settings.api_key
+        elif self.settings.api_base:
+            extra["api_key"] = "sk-none"  # OpenAI-compatible servers often need no key; the client wants one
+        return model, extra
+
+    def wants_json_schema(self, model: str, api_base: str | None) -> bool:
+        """Whether to constrain output with ``response_format`` json_schema (else JSON mode + schema in prompt).
+
+        ``settings.json_schema`` decides when set. Otherwise litellm's model map decides,
+        except for ``openai/<name>`` on a custom API base (an unknown OpenAI-compatible
+        server): JSON mode there, which such servers accept far more widely.
+        """
+        if self.settings.json_schema is not None:
+            return self.settings.json_schema
+        if api_base and model.startswith("openai/"):
+            return False
+        try:
+            import litellm
+
+            return bool(litellm.supports_response_schema(model=model))
+        except Exception:
+            return False
+
+    async def ask(
+        self,
+        model: str,
+        messages_for: Any,
+        output_model: type[T],
+        schema_name: str,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[T, str]:
+        """A validated answer from ``model`` and its raw text; re-asks on invalid output; raises ModelFailed.
+
+        ``messages_for(schema_or_none)`` builds the base messages: it gets the JSON schema
+        when it must be written into the prompt (JSON mode), None when response_format
+        carries it.
+        """
+        litellm_model, connection = await self.route(model)
+        schema = json_schema(output_model)
+        if self.wants_json_schema(litellm_model, connection.get("api_base")):
+            response_format: dict[str, Any] = {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            }
+            base: list[dict[str, str]] = messages_for(None)
+        else:
+            response_format = {"type": "json_object"}
+            base = messages_for(schema)
+        messages = base
+        last_error = ""
+        for reask in range(self.settings.max_reasks + 1):
+            if reask:
+                self.stats.reasks += 1
+            content = await self._call_with_retries(
+                model=litellm_model, messages=messages, response_format=response_format,
+                **connection, **(params or {}),
+            )
+            try:
+                return parse_answer(content, output_model), content or ""
+            except InvalidOutput as exc:
+                last_error = str(exc)
+                messages = reask_messages(base, content or "", last_error)
+        raise ModelFailed(f"no valid answer after {self.settings.max_reasks} re-asks; last error: {last_error}")
+
+    async def _call_with_retries(self, **kwargs: Any) -> str | None:
+        """One completion, retried on transient errors within the deadline; returns the message content."""
+        settings = self.settings
+        exponential = wait_exponential_jitter(initial=settings.backoff_initial_s, max=settings.backoff_max_s)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            told = retry_after_s(exc) if exc is not None else None
+            seconds = told if told is not None else float(exponential(state))
+            if seconds >= self.deadline.remaining:
+                raise _GiveUp(f"waiting {seconds:.1f}s would pass the deadline")
+            self.stats.retry_waits.append(seconds)
+            return seconds
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(settings.max_retries + 1),
+            wait=wait,
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    remaining = self.deadline.remaining
+                    if remaining <= 0:
+                        raise _GiveUp("the review's deadline has passed")
+                    timeout = min(settings.timeout_s, remaining)
+                    self.stats.attempts += 1
+                    async with asyncio.timeout(timeout + 1.0):  # backstop if a client ignores its timeout
+                        response = await self._complete(
+                            **kwargs, timeout=timeout, num_retries=0, max_retries=0, stream=False
+                        )
+                    self.stats.add_usage(response)
+                    return _content(response)
+        except _GiveUp as exc:
+            raise ModelFailed(str(exc)) from exc
+        except Exception as exc:
+            raise ModelFailed(describe_error(exc)) from exc
+        raise ModelFailed("no attempt was made")  # pragma: no cover - tenacity always attempts once
+
+
+def _content(response: Any) -> str | None:
+    try:
+        content = response.choices[0].message.content
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return content if isinstance(content, str) else None

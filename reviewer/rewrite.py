@@ -1,0 +1,187 @@
+"""Checking a rewrite before it is returned: it must fix what failed, keep the facts, promise nothing new.
+
+``problems(request, rewrite, meant_to_fix)`` lists, in plain sentences the model
+can act on, everything wrong with a rewrite; an empty list means verified.
+
+1. The rules engine on the rewrite: no ``error`` finding at all; no criterion the
+   rewrite was meant to fix (it failed in the draft) may still fail where the rules
+   decide it, or carry a warning.
+2. Every fact of the draft survives: order/ticket numbers, amounts, dates, URLs,
+   e-mail addresses, and names (the agent's, the company's, mid-sentence proper names).
+3. Nothing new is promised: a remedy word (refund, replacement, free, credit,
+   discount, voucher, compensation...), an amount, or a date/deadline in the rewrite
+   that is neither in the draft nor in ``context.allowed_remedies`` is a violation.
+   The placeholder ``[remedy]`` is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from reviewer import rules
+from reviewer.models import ReviewRequest
+
+_URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_AMOUNT = re.compile(
+    r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d+)?)|(?:\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b)"
+    r"|(?:\b\d+(?:\.\d+)?\s?%)",
+    re.IGNORECASE,
+)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_DATE = re.compile(
+    rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b"
+    rf"|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b(?:\s+\d{{4}})?",
+    re.IGNORECASE,
+)
+_DEADLINE = re.compile(
+    r"\b(?:within|in)\s+(?:\d+|one|two|three|four|five|seven|ten|24|48|72)(?:\s*(?:-|to)\s*\d+)?\s+"
+    r"(?:business\s+|working\s+)?(?:minutes?|hours?|days?|weeks?)\b"
+    r"|\b\d+\s*(?:-|to)\s*\d+\s+(?:business\s+|working\s+)?(?:days?|hours?|weeks?)\b"
+    r"|\b(?:today|tomorrow|tonight|end of (?:the )?(?:day|week|month))\b"
+    r"|\bby\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+# Order/ticket/tracking numbers: a '#' number, or a token of 4+ characters with 4+ digits.
+_REFERENCE = re.compile(r"#\s?[A-Z0-9-]{3,}|\b(?=[A-Z0-9-]*\d{4})[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
+_REMEDY = re.compile(
+    r"\b(refund\w*|replac\w*|free|credit\w*|discount\w*|voucher\w*|coupon\w*|compensat\w*|reimburs\w*|"
+    r"gift\s?cards?|waive\w*|rebate\w*|money back)\b",
+    re.IGNORECASE,
+)
+_REMEDY_STEM = {
+    "refund": "refund", "replac": "replac", "free": "free", "credit": "credit", "discount": "discount",
+    "voucher": "voucher", "coupon": "coupon", "compensat": "compensat", "reimburs": "reimburs",
+    "gift": "gift card", "waive": "waive", "rebate": "rebate", "money": "money back",
+}
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
+_PROPER = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\b")
+_NOT_NAMES = frozenset({
+    "I", "Hi", "Hello", "Dear", "Thanks", "Thank", "Sorry", "Please", "Regards", "Best", "Cheers", "Kind",
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Team", "Support",
+    "Customer", "Service", "Hey", "Sincerely", "Ok", "Okay", "We", "You", "Our", "Your", "The", "This",
+})
+
+
+def _fold(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    return re.sub(r"\s+", " ", text).lower()
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return _fold(needle).strip() in _fold(haystack)
+
+
+def _names(text: str) -> list[str]:
+    """Capitalised words in mid-sentence: product, place and people names."""
+    found = []
+    for match in _PROPER.finditer(text):
+        word = match.group(0)
+        if word in _NOT_NAMES or _SENTENCE_START.search(text[: match.start()]):
+            continue
+        found.append(word)
+    return found
+
+
+def facts(request: ReviewRequest) -> list[str]:
+    """The facts of the draft a rewrite must keep, in order of appearance, without repeats."""
+    draft = request.draft
+    found: list[str] = []
+    for pattern in (_URL, _EMAIL, _AMOUNT, _DATE, _REFERENCE):
+        found.extend(m.group(0).rstrip(".,;:!?") for m in pattern.finditer(draft))
+    found.extend(_names(draft))
+    for name in (request.context.agent_name, request.context.company):
+        if name and _contains(draft, name):
+            found.append(name)
+    unique: list[str] = []
+    for fact in found:
+        if fact and not any(_contains(kept, fact) for kept in unique):
+            unique = [kept for kept in unique if not _contains(fact, kept)]
+            unique.append(fact)
+    return unique
+
+
+def _new(items: Iterable[str], allowed_text: str) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if not _contains(allowed_text, item) and item.lower() not in (o.lower() for o in out):
+            out.append(item)
+    return out
+
+
+def new_promises(request: ReviewRequest, rewrite: str) -> list[str]:
+    """Problems: remedies, amounts, dates and deadlines in the rewrite but not in the draft or allowed remedies."""
+    allowed = request.draft + "\n" + "\n".join(request.context.allowed_remedies)
+    text = rewrite.replace("[remedy]", "")
+    problems: list[str] = []
+    allowed_stems = {stem for m in _REMEDY.finditer(allowed) for stem in [_stem(m.group(0))]}
+    remedies: list[str] = []
+    for match in _REMEDY.finditer(text):
+        stem = _stem(match.group(0))
+        if stem not in allowed_stems and match.group(0).lower() not in (r.lower() for r in remedies):
+            remedies.append(match.group(0))
+    for word in remedies:
+        problems.append(f'it promises "{word}", which neither the draft nor the allowed remedies offer; '
+                        "use [remedy] instead")
+    for amount in _new((m.group(0) for m in _AMOUNT.finditer(text)), allowed):
+        problems.append(f'it adds the amount "{amount}", which is not in the draft')
+    dates = [m.group(0) for m in _DATE.finditer(text)] + [m.group(0) for m in _DEADLINE.finditer(text)]
+    for when in _new(dates, allowed):
+        problems.append(f'it commits to "{when}", a date or deadline that is not in the draft')
+    return problems
+
+
+def _stem(word: str) -> str:
+    lowered = word.lower()
+    for prefix, stem in _REMEDY_STEM.items():
+        if lowered.startswith(prefix):
+            return stem
+    return lowered
+
+
+def lost_facts(request: ReviewRequest, rewrite: str) -> list[str]:
+    """Problems: facts of the draft missing from the rewrite."""
+    return [f'it drops "{fact}" from the draft; keep it exactly'
+            for fact in facts(request) if not _contains(rewrite, fact)]
+
+
+def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str]) -> list[str]:
+    """Problems the rules engine finds in the rewrite."""
+    targets = set(meant_to_fix)
+    checked = rules.run(request.model_copy(update={"draft": rewrite}))
+    problems: list[str] = []
+    for finding in checked.findings:
+        if finding.severity == "error" or (finding.severity == "warning" and finding.criterion in targets):
+            where = f' ("{finding.span.text}")' if finding.span is not None and finding.span.source == "draft" else ""
+            problems.append(f"{finding.criterion}{where}: {finding.message}")
+    flagged = {p.split(":", 1)[0].split(" (", 1)[0] for p in problems}
+    for result in checked.criteria:
+        if result.id in targets and result.decided and result.status == "fail" and result.id not in flagged:
+            problems.append(f"{result.id} still fails: {result.explanation}")
+    return problems
+
+
+def problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str]) -> list[str]:
+    """Everything wrong with ``rewrite`` (empty = verified). See the module docstring."""
+    if not rewrite.strip():
+        return ["the rewrite is empty"]
+    return [
+        *rule_problems(request, rewrite, meant_to_fix),
+        *lost_facts(request, rewrite),
+        *new_promises(request, rewrite),
+    ]
+
+
+def reask_text(listed: list[str], schema: dict[str, object] | None = None) -> str:
+    """The message asking the model to fix its rewrite: the exact problems, and the answer's form."""
+    lines = ["Your rewrite did not pass these checks:", *(f"- {p}" for p in listed)]
+    lines.append("Fix every problem and keep everything else the checklist asks for. "
+                 'Reply with only a JSON object of the form {"rewrite": "<the full corrected reply>"}.')
+    if schema is not None:
+        import json
+
+        lines.append("Its JSON schema: " + json.dumps(schema, separators=(",", ":")))
+    return "\n".join(lines)
