@@ -1,0 +1,157 @@
+"""``reviewer serve``: the HTTP JSON service on uvicorn.
+
+Flags are turned into ``REVIEWER_*`` environment variables, so one worker or
+several read the very same settings (``reviewer.service.app:app_from_env``).
+Without API keys the service is open, so it listens on loopback only unless
+``--insecure-no-auth`` says otherwise. FastAPI and uvicorn are imported in
+``run`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from typing import Any
+
+from reviewer.cli import UsageError
+
+APP_FACTORY = "reviewer.service.app:app_from_env"
+
+# flag attribute -> environment variable the workers read
+_ENV_BY_FLAG = {
+    "model": "REVIEWER_MODEL",
+    "api_base": "REVIEWER_API_BASE",
+    "api_key": "REVIEWER_API_KEY",
+    "fallback_models": "REVIEWER_FALLBACK_MODELS",
+    "timeout": "REVIEWER_TIMEOUT_S",
+    "prompt": "REVIEWER_PROMPT",
+    "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
+    "queue_limit": "REVIEWER_QUEUE_LIMIT",
+}
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535: {value!r}")
+    return port
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {value!r}")
+    return number
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the HTTP JSON service",
+        description="Run the HTTP JSON service. API keys come from REVIEWER_API_KEYS (comma-separated).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    parser.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default: 1)")
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow listening on a non-loopback interface without API keys (anyone who can reach it can use it)",
+    )
+    parser.add_argument("--max-concurrency", type=_positive_int, help="model-backed reviews running at once")
+    parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    model = parser.add_argument_group("model (the LLM review; environment: REVIEWER_*)")
+    model.add_argument("--model", help="any litellm model string, e.g. openai/gpt-4o-mini")
+    model.add_argument("--api-base", help="base URL of the model's API")
+    model.add_argument("--api-key", help="API key for the model (prefer REVIEWER_API_KEY)")
+    model.add_argument("--fallback-models", metavar="M1,M2", help="comma-separated models tried in order on failure")
+    model.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="timeout of one model call")
+    model.add_argument("--prompt", metavar="ID@VERSION", help="prompt version, e.g. review@v1")
+    model.add_argument("--rules-only", action="store_true", help="never call a model")
+    parser.set_defaults(handler=run)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and 'localhost': addresses other machines cannot reach."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> None:
+    """Write the flags that were given into ``environ`` as ``REVIEWER_*`` variables (flags win)."""
+    for attribute, variable in _ENV_BY_FLAG.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            environ[variable] = str(value)
+    if args.rules_only:
+        environ["REVIEWER_RULES_ONLY"] = "true"
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import logging.config
+
+    from pydantic import ValidationError
+
+    export_flags(args, os.environ)
+    from reviewer.config import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise UsageError(f"invalid setting {name}: {first['msg']}") from None
+
+    if not settings.api_keys and not is_loopback(args.host) and not args.insecure_no_auth:
+        raise UsageError(
+            f"refusing to listen on {args.host} without API keys: set REVIEWER_API_KEYS, "
+            "or pass --insecure-no-auth to serve it open"
+        )
+
+    import uvicorn
+
+    from reviewer.service.logs import SERVICE_LOGGER, log_config
+
+    config = log_config(args.log_level)
+    logging.config.dictConfig(config)
+    log = logging.getLogger(SERVICE_LOGGER)
+    if not settings.api_keys:
+        where = "listening on loopback only" if is_loopback(args.host) else f"OPEN on {args.host} (--insecure-no-auth)"
+        log.warning(
+            f"authentication is off: no REVIEWER_API_KEYS configured; {where}",
+            extra={"host": args.host, "port": args.port},
+        )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=config,
+        access_log=False,
+        server_header=False,
+    )
+    return 0

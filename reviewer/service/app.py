@@ -1,0 +1,272 @@
+"""The FastAPI app: routes over ``reviewer.engine``, nothing more.
+
+``create_app(settings)`` builds one app with its own metrics registry;
+``app_from_env()`` is the factory uvicorn workers call (settings from ``REVIEWER_*``).
+The service decides nothing about a review: it validates, admits, calls the
+engine, and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from reviewer import engine, rubric
+from reviewer.config import Settings
+from reviewer.models import Review, ReviewRequest
+from reviewer.service.admission import Admission
+from reviewer.service.auth import require_key
+from reviewer.service.errors import ApiError, ErrorBody, error_responses, install_error_handlers
+from reviewer.service.logs import SERVICE_LOGGER
+from reviewer.service.metrics import Metrics
+from reviewer.service.middleware import LOG_SCOPE_KEY, ServiceMiddleware
+from reviewer.service.readiness import ModelProbe
+from reviewer.service.schemas import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    CriteriaResponse,
+    CriterionInfo,
+    Health,
+    PromptInfo,
+    PromptsResponse,
+    Ready,
+)
+
+log = logging.getLogger(SERVICE_LOGGER)
+
+JSON = "application/json"
+_BODY_ERRORS = error_responses(413, 422)
+
+
+def _json(model: Any, status_code: int = 200) -> Response:
+    """Serialise with pydantic directly: the models are already valid, re-validating them is wasted time."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type=JSON)
+
+
+class Service:
+    """The per-app state the routes share: settings, resolved model, admission, metrics, readiness probe."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model = engine.resolve_model(settings)
+        self.metrics = Metrics()
+        self.admission = Admission(settings.max_concurrency, settings.queue_limit, self.metrics)
+        self.probe = ModelProbe(settings.api_base)
+        self.prompt_catalogue: PromptsResponse | None = None
+
+    async def prompts(self) -> PromptsResponse:
+        if self.prompt_catalogue is None:
+            self.prompt_catalogue = await asyncio.to_thread(load_prompt_catalogue, self.settings.prompt)
+        return self.prompt_catalogue
+
+    def note(self, request: Request, review_request: ReviewRequest | None, review: Review | None) -> None:
+        """Add what the access log may say about this review (content only when allowed)."""
+        entry: dict[str, Any] = request.scope.setdefault(LOG_SCOPE_KEY, {})
+        if review is not None:
+            entry["verdict"] = review.verdict
+            entry["degraded"] = review.engine.degraded
+            entry["mode"] = review.engine.mode
+        if self.settings.log_content and review_request is not None:
+            entry["content"] = {"draft": review_request.draft, "customer_message": review_request.customer_message}
+
+    async def full_review(self, review_request: ReviewRequest) -> Review:
+        """One full review; model-backed ones hold a concurrency slot while they run."""
+        if self.model is None:
+            review = await engine.areview(review_request, self.settings)
+        else:
+            async with self.admission.slot():
+                review = await engine.areview(review_request, self.settings)
+        self.metrics.observe_review(review)
+        return review
+
+    async def batch_item(self, index: int, review_request: ReviewRequest) -> BatchItem:
+        """One item of a batch: an unexpected exception becomes this item's error, not the batch's."""
+        try:
+            return BatchItem(index=index, review=await self.full_review(review_request))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.metrics.review_errors.inc()
+            log.error("batch item failed", extra={"item": index, "exc_type": type(exc).__name__})
+            return BatchItem(
+                index=index, error=ErrorBody(code="review_failed", message="This item could not be reviewed.")
+            )
+
+
+def load_prompt_catalogue(default: str) -> PromptsResponse:
+    """Prompt versions and hashes from ``reviewer.prompts``; an empty, unavailable list when it cannot load.
+
+    Reads files, so it runs once (at startup, or in a thread), never per request on the event loop.
+    """
+    try:
+        prompts: Any = importlib.import_module("reviewer.prompts")
+        lock = prompts.read_lock() if hasattr(prompts, "read_lock") else None
+        items = [
+            PromptInfo(
+                ref=f"{p.id}@{p.version}",
+                id=str(p.id),
+                version=str(p.version),
+                sha256=str(p.sha256),
+                description=getattr(p, "description", None),
+                lock=prompts.lock_status(p, lock) if lock is not None else None,
+            )
+            for p in prompts.available()
+        ]
+    except Exception as exc:  # a missing or broken catalogue must not take the endpoint down
+        log.warning("prompt catalogue unavailable", extra={"exc_type": type(exc).__name__})
+        return PromptsResponse(default=default, prompts=[], available=False, detail=type(exc).__name__)
+    return PromptsResponse(default=default, prompts=items, available=True)
+
+
+def _warm_up(model: str | None) -> None:
+    """Import the model path before serving, so the first request does not import litellm on the event loop."""
+    if model is None:
+        return
+    for name in ("litellm", "reviewer.llm"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _warm_up(service.model)
+        service.prompt_catalogue = load_prompt_catalogue(settings.prompt)
+        log.info(
+            "service ready",
+            extra={
+                "mode": "llm" if service.model else "rules",
+                "model": service.model,
+                "auth": bool(settings.api_keys),
+                "max_concurrency": settings.max_concurrency,
+                "queue_limit": settings.queue_limit,
+            },
+        )
+        yield
+
+    app = FastAPI(
+        title="reviewer",
+        version="0.1.0",
+        summary="Reviews a support agent's draft reply to an upset customer before it is sent.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.service = service
+    install_error_handlers(app)
+
+    auth = [Depends(require_key(settings.api_keys))] if settings.api_keys else []
+    v1_errors = error_responses(401) if settings.api_keys else {}
+
+    @app.post(
+        "/v1/reviews",
+        response_model=Review,
+        dependencies=auth,
+        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
+        summary="A full review: the LLM reviewer when a model is configured, else the rules engine.",
+        tags=["reviews"],
+    )
+    async def create_review(review_request: ReviewRequest, request: Request) -> Response:
+        async with service.admission.admit(1 if service.model else 0):
+            review = await service.full_review(review_request)
+        service.note(request, review_request, review)
+        return _json(review)
+
+    @app.post(
+        "/v1/check",
+        response_model=Review,
+        dependencies=auth,
+        responses={**v1_errors, **_BODY_ERRORS},
+        summary="The rules engine alone: instant, deterministic, for as-you-type feedback.",
+        tags=["reviews"],
+    )
+    async def check(review_request: ReviewRequest, request: Request) -> Response:
+        review = engine.check(review_request)
+        service.note(request, review_request, review)
+        return _json(review)
+
+    @app.post(
+        "/v1/reviews/batch",
+        response_model=BatchResponse,
+        dependencies=auth,
+        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
+        summary="Up to 50 full reviews, run concurrently; results in request order, one failure never fails the rest.",
+        tags=["reviews"],
+    )
+    async def review_batch(batch: BatchRequest, request: Request) -> Response:
+        async with service.admission.admit(len(batch.requests) if service.model else 0):
+            results = await asyncio.gather(*(service.batch_item(i, r) for i, r in enumerate(batch.requests)))
+        entry = request.scope.setdefault(LOG_SCOPE_KEY, {})
+        entry["items"] = len(results)
+        entry["verdicts"] = [item.review.verdict if item.review else None for item in results]
+        entry["degraded"] = sum(1 for item in results if item.review and item.review.engine.degraded)
+        entry["failed"] = sum(1 for item in results if item.error)
+        if settings.log_content:
+            entry["content"] = [{"draft": r.draft, "customer_message": r.customer_message} for r in batch.requests]
+        return _json(BatchResponse(results=results))
+
+    @app.get("/v1/criteria", response_model=CriteriaResponse, dependencies=auth, responses=v1_errors, tags=["rubric"])
+    async def criteria() -> Response:
+        """The rubric: the ten criteria, their weights and whether each gates the verdict."""
+        items = [
+            CriterionInfo(
+                id=c.id, title=c.title, description=c.description, weight=c.weight, gating=rubric.is_gating(c.id)
+            )
+            for c in rubric.CRITERIA
+        ]
+        return _json(CriteriaResponse(criteria=items))
+
+    @app.get("/v1/prompts", response_model=PromptsResponse, dependencies=auth, responses=v1_errors, tags=["rubric"])
+    async def prompt_versions() -> Response:
+        """The prompt versions this server ships, with their content hashes."""
+        return _json(await service.prompts())
+
+    @app.get("/healthz", response_model=Health, tags=["operations"])
+    async def healthz() -> Response:
+        """The process is up and answering."""
+        return _json(Health())
+
+    @app.get("/readyz", response_model=Ready, responses=error_responses(503), tags=["operations"])
+    async def readyz() -> Response:
+        """Ready in rules-only mode, or when the model's API base accepts connections (cached probe, never hangs)."""
+        if service.model is None:
+            return _json(Ready(mode="rules", probe="rules-only mode: no model to reach"))
+        result = await service.probe.result()
+        if not result.reachable:
+            raise ApiError(503, f"The model is not reachable: {result.detail}.", code="model_unreachable")
+        return _json(Ready(mode="llm", model=service.model, probe=result.detail))
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+        tags=["operations"],
+    )
+    async def metrics() -> Response:
+        """Prometheus metrics: requests, latency, reviews, model attempts, re-asks, fallbacks, degraded reviews."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    known = [route.path for route in app.routes if hasattr(route, "path")]
+    app.add_middleware(
+        ServiceMiddleware, metrics=service.metrics, max_body_bytes=settings.max_body_bytes, known_paths=known
+    )
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory (``reviewer.service.app:app_from_env``): settings from ``REVIEWER_*``, one app per worker."""
+    return create_app(Settings())

@@ -1,0 +1,69 @@
+"""Prometheus metrics, in a registry owned by one app (so tests and workers never collide).
+
+HTTP metrics are labelled by route *template* (``/v1/reviews``), never by raw path,
+so an attacker probing random URLs cannot blow up the label space.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from reviewer.models import Review
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """Every metric the service exports."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "reviewer_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "reviewer_http_request_duration_seconds",
+            "Time from request to last response byte, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.reviews = Counter(
+            "reviewer_reviews", "Reviews produced, by mode and verdict.", ["mode", "verdict"], registry=r
+        )
+        self.degraded = Counter(
+            "reviewer_degraded_reviews", "Reviews that fell back to the rules because the model failed.", registry=r
+        )
+        self.llm_attempts = Counter(
+            "reviewer_llm_attempts", "Model calls made (including retries and re-asks).", registry=r
+        )
+        self.llm_reasks = Counter("reviewer_llm_reasks", "Re-asks after invalid model output.", registry=r)
+        self.llm_fallbacks = Counter("reviewer_llm_fallbacks", "Fallback models used.", registry=r)
+        self.review_errors = Counter(
+            "reviewer_review_errors", "Reviews that raised unexpectedly (a batch item error or a 500).", registry=r
+        )
+        self.rejected = Counter(
+            "reviewer_rejected", "Requests refused with 503 because the queue was full.", registry=r
+        )
+        self.in_flight = Gauge("reviewer_model_reviews_in_flight", "Model-backed reviews running now.", registry=r)
+        self.queued = Gauge("reviewer_model_reviews_queued", "Model-backed reviews waiting for a slot.", registry=r)
+
+    def observe_review(self, review: Review) -> None:
+        """Count one finished review and what its engine record says about model calls."""
+        engine = review.engine
+        self.reviews.labels(engine.mode, review.verdict).inc()
+        if engine.degraded:
+            self.degraded.inc()
+        if engine.attempts:
+            self.llm_attempts.inc(engine.attempts)
+        if engine.reasks:
+            self.llm_reasks.inc(engine.reasks)
+        if engine.fallbacks_used:
+            self.llm_fallbacks.inc(engine.fallbacks_used)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,141 @@
+"""The outermost layer of every request: request id, body limit, catch-all, metrics and the access log.
+
+A plain ASGI middleware (not ``BaseHTTPMiddleware``): it costs microseconds and
+it sees streamed bodies chunk by chunk, so the size limit holds even without a
+``Content-Length`` header.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reviewer.service.errors import error_response
+from reviewer.service.logs import ACCESS_LOGGER
+from reviewer.service.metrics import Metrics
+
+REQUEST_ID_HEADER = b"x-request-id"
+LOG_SCOPE_KEY = "reviewer.log"  # routes put verdict/degraded (and content, when allowed) here for the access log
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_METHODS_WITHOUT_BODY = {"GET", "HEAD", "OPTIONS", "DELETE"}
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def request_id_from(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is a sane token (no log injection), else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            text = bytes(value).decode("latin-1")
+            if _SAFE_REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+class ServiceMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, known_paths: Iterable[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.known_paths = frozenset(known_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_from(scope)
+        scope[LOG_SCOPE_KEY] = {}
+        status = 0
+        header = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            replay = await self._read_body(scope, receive)
+            if replay is None:
+                status = 499  # the client went away before sending its body
+                return
+            await self.app(scope, replay, send_with_id)
+        except _TooLarge:
+            await error_response(413, "payload_too_large", f"The body is larger than {self.max_body_bytes} bytes.")(
+                scope, receive, send_with_id
+            )
+        except Exception as exc:  # the last line of defence: one shape, no traceback, logged by type only
+            self.metrics.review_errors.inc()
+            logging.getLogger("reviewer.service").error(
+                "unhandled exception", extra={"request_id": request_id, "exc_type": type(exc).__name__}
+            )
+            if status == 0:
+                await error_response(
+                    500, "internal_error", "Internal error; the request id identifies it in the logs."
+                )(scope, receive, send_with_id)
+        finally:
+            self._record(scope, request_id, status, time.perf_counter() - started)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
+        """Read the whole body (bounded) up front and return a ``receive`` that replays it."""
+        method = scope.get("method", "GET")
+        headers = dict(scope.get("headers", ()))
+        declared = headers.get(b"content-length")
+        if method in _METHODS_WITHOUT_BODY and declared is None and b"transfer-encoding" not in headers:
+            return receive
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
+    def _record(self, scope: Scope, request_id: str, status: int, elapsed_s: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or scope.get("path", "")
+        label = path if path in self.known_paths else "unmatched"
+        method = scope.get("method", "")
+        self.metrics.requests.labels(label, method, str(status)).inc()
+        self.metrics.latency.labels(label).observe(elapsed_s)
+        entry: dict[str, Any] = {
+            "request_id": request_id,
+            "method": method,
+            "route": label,
+            "status": status,
+            "latency_ms": round(elapsed_s * 1000, 2),
+        }
+        entry.update(scope.get(LOG_SCOPE_KEY) or {})
+        access_log.info("request", extra=entry)
