@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from reviewer.config import Settings
 from reviewer.llm_output import json_schema
@@ -317,8 +316,19 @@ class ModelCaller:
 
     async def _call_with_retries(self, **kwargs: Any) -> str | None:
         """One completion, retried on transient errors within the deadline; returns the message content."""
+        # imported here: the rules-only path (reviewer check's cold start) must not load tenacity
+        from tenacity import (
+            AsyncRetrying,
+            RetryCallState,
+            retry_if_exception,
+            stop_after_attempt,
+            wait_exponential_jitter,
+        )
+
         settings = self.settings
-        exponential = wait_exponential_jitter(initial=settings.backoff_initial_s, max=settings.backoff_max_s)
+        exponential = wait_exponential_jitter(
+            multiplier=settings.backoff_initial_s, jitter=settings.backoff_initial_s, max=settings.backoff_max_s
+        )
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
