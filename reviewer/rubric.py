@@ -2,9 +2,18 @@
 
 Verdict rule (deterministic, in this order):
 1. any finding of severity ``error`` -> ``block`` (it would make things worse);
-2. any criterion of weight (``weight >= GATING_WEIGHT``) with status ``fail``,
-   or any ``warning`` finding on such a criterion -> ``revise``;
-3. otherwise ``send``.
+2. any finding of severity ``warning`` (on any criterion, in the draft or about
+   the customer's message, e.g. a repeat contact or a stated need the reply
+   ignores), or any criterion of weight (``weight >= GATING_WEIGHT``) with
+   status ``fail`` -> ``revise`` (something important is missing);
+3. otherwise ``send``. Findings of severity ``suggestion`` never change the verdict.
+
+A criterion of weight is one whose failure alone makes a reply unfit to send:
+no fake apology, an early apology, staying professional, understanding the
+issue and clear next steps. The others (ownership, naming the impact, a remedy,
+inviting input, thanks) lower the score; they change the verdict only through a
+``warning`` finding, i.e. when the draft does something wrong rather than
+merely leaving something out (blaming the courier, ignoring a stated deadline).
 
 Score: the weighted share of applicable criteria that pass, 0-100
 (``na`` criteria are left out). A ``block`` caps it at 30 and a ``revise`` at 79,
@@ -66,9 +75,9 @@ def decide_verdict(criteria: list[CriterionResult], findings: list[Finding]) -> 
     """The verdict rule documented in this module's docstring."""
     if any(f.severity == "error" for f in findings):
         return "block"
-    if any(c.status == "fail" and is_gating(c.id) for c in criteria):
+    if any(f.severity == "warning" for f in findings):
         return "revise"
-    if any(f.severity == "warning" and is_gating(f.criterion) for f in findings):
+    if any(c.status == "fail" and is_gating(c.id) for c in criteria):
         return "revise"
     return "send"
 

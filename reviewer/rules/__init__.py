@@ -1,20 +1,25 @@
 """The deterministic rules engine: text patterns with exact spans, offline and instant.
 
 Public entry point: ``run(request) -> RulesResult``. The rule data lives in
-``reviewer/rules/data/*.yaml``; the code here only reads and runs it.
-
-SCAFFOLD: this first version only fixes the interface every other module
-codes against; the real engine and rule data replace it (foundation issue).
+``reviewer/rules/data/*.yaml`` (one file per criterion, plus the customer's
+message); the code here only reads and runs it. Patterns are compiled once, on
+first use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from reviewer.models import CriterionResult, Finding, ReviewRequest
-from reviewer.rubric import CRITERIA
+from reviewer.models import CriterionResult, Finding, ReviewRequest, Severity
+from reviewer.rules.criteria import CriterionJudge
+from reviewer.rules.loader import Rule, load_rules
+from reviewer.rules.matching import Match, Matches, finding_for, match_rules
+from reviewer.rules.text import prepare
 
-RULES_VERSION = "0.0.0"
+RULES_VERSION = "1.0.0"
+
+_SEVERITY_RANK = {"error": 0, "warning": 1, "suggestion": 2}
 
 
 @dataclass
@@ -29,9 +34,74 @@ class RulesResult:
     criteria: list[CriterionResult] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1)
+def rules() -> tuple[Rule, ...]:
+    """All rules, loaded and compiled once per process."""
+    return load_rules()
+
+
 def run(request: ReviewRequest) -> RulesResult:
     """Run every rule over the request's draft (and customer message)."""
-    criteria = [
-        CriterionResult(id=c.id, status="na", explanation="Not judged yet.", decided=False) for c in CRITERIA
-    ]
-    return RulesResult(findings=[], criteria=criteria)
+    draft = prepare(request.draft)
+    customer_text = request.customer_message
+    customer = prepare(customer_text, mask_quotes=False) if customer_text and customer_text.strip() else None
+    matches = match_rules(rules(), draft, customer)
+
+    fake = [m for rid, hits in matches.by_rule.items() if rid.startswith(("fake-apology.", "hedged-apology."))
+            for m in hits]
+    real_apologies = [a for a in matches.signal("apology")
+                      if not any(a.start < f.end and f.start < a.end for f in fake)]
+    conditions = {
+        "customer-repeat": bool(matches.signal("repeat")),
+        "customer-rejected": bool(matches.signal("rejected")),
+        "no-apology": not real_apologies,
+        "no-step": not matches.signal("step"),
+    }
+    findings = _findings(matches, conditions)
+    criteria = CriterionJudge(matches, findings, real_apologies).all()
+    return RulesResult(findings=findings, criteria=criteria)
+
+
+def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:
+    findings: list[Finding] = []
+    for hits in matches.by_rule.values():
+        rule = hits[0].rule
+        if rule.severity is None or not all(conditions.get(c, False) for c in rule.only_when):
+            continue
+        severity: Severity = rule.severity
+        if severity == "warning" and any(conditions.get(c, False) for c in rule.error_when):
+            severity = "error"
+        if rule.scope == "customer":
+            assert matches.customer is not None
+            if rule.addressed_by is not None and rule.addressed_by.search(matches.draft.text):
+                continue
+            findings.append(finding_for(hits[0], matches.customer, severity, "customer_message"))
+        else:
+            findings.extend(finding_for(h, matches.draft, severity, "draft") for h in _distinct(hits))
+    findings = _drop_overlapped(findings)
+    findings.sort(key=lambda f: (f.span.source != "draft" if f.span else True, f.span.start if f.span else 0,
+                                 _SEVERITY_RANK[f.severity]))
+    return findings
+
+
+def _distinct(hits: list[Match]) -> list[Match]:
+    """Matches of one rule that do not overlap each other."""
+    kept: list[Match] = []
+    for h in hits:
+        if not any(h.start < k.end and k.start < h.end for k in kept):
+            kept.append(h)
+    return kept
+
+
+def _drop_overlapped(findings: list[Finding]) -> list[Finding]:
+    """A milder finding on the same criterion over the same words as a stronger one adds nothing."""
+    kept: list[Finding] = []
+    for f in sorted(findings, key=lambda f: _SEVERITY_RANK[f.severity]):
+        if f.span is not None and any(
+            k.criterion == f.criterion and k.span is not None and k.span.source == f.span.source
+            and f.span.start < k.span.end and k.span.start < f.span.end
+            for k in kept
+        ):
+            continue
+        kept.append(f)
+    return kept

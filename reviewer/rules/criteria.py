@@ -1,0 +1,150 @@
+"""From matches to one result per rubric criterion, saying honestly whether the rules decided it.
+
+``decided=True``: a pattern fired, or its absence is conclusive (no thanks
+anywhere means the customer was not thanked). ``decided=False``: text alone
+cannot tell (is the empathy specific? is the fix concrete?), so the status is
+only a fallback for a model, or a person, to settle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reviewer.models import CriterionId, CriterionResult, Finding, Span, Status
+from reviewer.rubric import CRITERIA
+from reviewer.rules.matching import Match, Matches, span_of
+
+EARLY_SENTENCES = 2  # the apology belongs in the first two sentences of substance
+
+
+def _result(cid: CriterionId, status: Status, explanation: str, evidence: list[Span] | None = None,
+            decided: bool = True) -> CriterionResult:
+    return CriterionResult(id=cid, status=status, explanation=explanation, evidence=evidence or [], decided=decided)
+
+
+def _spans(matches: Matches, hits: list[Match]) -> list[Span]:
+    return [span_of(matches.draft, m.start, m.end, "draft") for m in hits[:3]]
+
+
+def _finding_spans(findings: list[Finding]) -> list[Span]:
+    return [f.span for f in findings if f.span is not None][:3]
+
+
+class CriterionJudge:
+    """Holds one request's matches and findings and judges each criterion from them."""
+
+    def __init__(self, matches: Matches, findings: list[Finding], real_apologies: list[Match]) -> None:
+        self.m = matches
+        self.findings = findings
+        self.real_apologies = real_apologies
+
+    def _problems(self, cid: CriterionId) -> list[Finding]:
+        return [f for f in self.findings if f.criterion == cid and f.severity in ("error", "warning")]
+
+    def no_fake_apology(self) -> CriterionResult:
+        problems = self._problems("no-fake-apology")
+        if problems:
+            return _result("no-fake-apology", "fail", problems[0].message, _finding_spans(problems))
+        return _result("no-fake-apology", "pass", "No apology for feelings, no conditional or hedged 'any' apology.")
+
+    def apologizes(self) -> CriterionResult:
+        early = [a for a in self.real_apologies if self.m.draft.substantive_rank(a.start) <= EARLY_SENTENCES]
+        if early:
+            return _result("apologizes", "pass", "A real apology comes early.", _spans(self.m, early))
+        if self.real_apologies:
+            return _result("apologizes", "fail", "The apology comes late, after other sentences; move it to the start.",
+                           _spans(self.m, self.real_apologies))
+        if self.m.signal("apology"):
+            return _result("apologizes", "fail", "The only apology is a fake or hedged one.")
+        return _result("apologizes", "fail", "No apology for what went wrong.")
+
+    def owns_it(self) -> CriterionResult:
+        problems = self._problems("owns-it")
+        if problems:
+            return _result("owns-it", "fail", problems[0].message, _finding_spans(problems))
+        owned = self.m.signal("ownership")
+        if owned:
+            return _result("owns-it", "pass", "Takes responsibility on the company's behalf.", _spans(self.m, owned))
+        return _result("owns-it", "fail", "Nothing says the failure is ours (for example 'that's on us').")
+
+    def acknowledges_feelings(self) -> CriterionResult:
+        problems = self._problems("acknowledges-feelings")
+        if problems:
+            return _result("acknowledges-feelings", "fail", problems[0].message, _finding_spans(problems))
+        empathy = self.m.signal("empathy")
+        if empathy and self.m.signal("empathy-specific"):
+            return _result("acknowledges-feelings", "pass",
+                           "Acknowledges the customer's situation; whether it names the real impact needs a reader.",
+                           _spans(self.m, empathy + self.m.signal("empathy-specific")), decided=False)
+        if empathy:
+            return _result("acknowledges-feelings", "fail",
+                           "Only a generic 'I understand'; whether it names the real impact needs a reader.",
+                           _spans(self.m, empathy), decided=False)
+        return _result("acknowledges-feelings", "fail", "Nothing acknowledges why the customer is upset.")
+
+    def stays_professional(self) -> CriterionResult:
+        problems = self._problems("stays-professional")
+        if problems:
+            return _result("stays-professional", "fail", problems[0].message, _finding_spans(problems))
+        return _result("stays-professional", "pass",
+                       "No condescension, blame, flat refusal, brush-off or shouting found.")
+
+    def understands_issue(self) -> CriterionResult:
+        questions = self.m.signal("question")
+        if questions:
+            return _result("understands-issue", "pass", "Asks the customer a question to establish the facts.",
+                           _spans(self.m, questions))
+        return _result("understands-issue", "na",
+                       "Asks no question; whether the facts were already clear needs a reader.", decided=False)
+
+    def offers_solution(self) -> CriterionResult:
+        remedies = self.m.signal("remedy")
+        if remedies:
+            return _result("offers-solution", "pass", "Names a concrete remedy.", _spans(self.m, remedies))
+        refusals = [f for f in self.findings if f.rule_id in ("professional.refusal",)]
+        if refusals:
+            return _result("offers-solution", "fail", "Refuses without offering anything instead.",
+                           _finding_spans(refusals))
+        return _result("offers-solution", "fail",
+                       "No remedy word (refund, replacement, resend, escalation); whether another fix is "
+                       "concrete needs a reader.", decided=False)
+
+    def next_steps(self) -> CriterionResult:
+        steps = self.m.signal("step")
+        if steps:
+            return _result("next-steps", "pass", "Says what happens next (an action for the customer, or ours).",
+                           _spans(self.m, steps))
+        vague = self.m.signal("vague-step")
+        if vague:
+            return _result("next-steps", "fail", "Only a vague promise with no time; say what happens and when.",
+                           _spans(self.m, vague))
+        return _result("next-steps", "fail", "The customer is not told what happens next.")
+
+    def invites_input(self) -> CriterionResult:
+        invites = self.m.signal("invite")
+        if invites:
+            return _result("invites-input", "pass", "Asks what would put it right.", _spans(self.m, invites))
+        return _result("invites-input", "na",
+                       "Does not ask the customer's preference; whether the remedy was open needs a reader.",
+                       decided=False)
+
+    def thanks_customer(self) -> CriterionResult:
+        thanks = self.m.signal("thanks")
+        if thanks:
+            return _result("thanks-customer", "pass", "Thanks the customer.", _spans(self.m, thanks))
+        return _result("thanks-customer", "fail", "Does not thank the customer for raising it or for their patience.")
+
+    def all(self) -> list[CriterionResult]:
+        judges: dict[str, Callable[[], CriterionResult]] = {
+            "no-fake-apology": self.no_fake_apology,
+            "apologizes": self.apologizes,
+            "owns-it": self.owns_it,
+            "acknowledges-feelings": self.acknowledges_feelings,
+            "stays-professional": self.stays_professional,
+            "understands-issue": self.understands_issue,
+            "offers-solution": self.offers_solution,
+            "next-steps": self.next_steps,
+            "invites-input": self.invites_input,
+            "thanks-customer": self.thanks_customer,
+        }
+        return [judges[c.id]() for c in CRITERIA]

@@ -1,0 +1,85 @@
+"""Text preparation shared by every rule: a same-length normalised copy, quoted parts, sentences.
+
+Every helper keeps character offsets identical to the original text, so a
+match found in the prepared text is a span of the original.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Curly quotes and look-alikes become their straight forms; one character each, so offsets hold.
+_NORMALISE = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+})
+
+# A double-quoted stretch within one paragraph, or a line that starts with ">" (an e-mail quote).
+_QUOTED = re.compile(r'"[^"\n]{1,400}"|^[ \t]*>[^\n]*', re.MULTILINE)
+# A sentence ends at . ! ? (not inside a URL or a number) followed by space/end, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?\u2026]+(?=[\s\"')\]]|$)|\n\s*")
+# Greetings, sign-offs and interjections that do not count as a sentence of substance.
+_FILLER = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|greetings|oh no|oh dear|oh gosh|oh my|"
+    r"oh|hmm+|yikes|uh oh|whoa|wow|ahh?)\b[^.!?\n]{0,30}|[^\s]{1,25},?)\W*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The original text, a same-length copy for matching (quotes masked), and sentence bounds."""
+
+    original: str
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+    quoted: tuple[tuple[int, int], ...]
+
+    def sentence_index(self, pos: int) -> int:
+        """Index of the sentence containing ``pos`` (the last one when past the end)."""
+        for i, (start, end) in enumerate(self.sentences):
+            if start <= pos < end:
+                return i
+        return len(self.sentences) - 1
+
+    def substantive_rank(self, pos: int) -> int:
+        """1-based rank of the sentence holding ``pos``, counting only sentences of substance."""
+        rank = 0
+        for start, end in self.sentences:
+            if not _FILLER.match(self.original[start:end]):
+                rank += 1
+            if start <= pos < end:
+                return max(rank, 1)
+        return rank + 1
+
+
+def prepare(original: str, mask_quotes: bool = True) -> Prepared:
+    """Normalise apostrophes/quotes/spaces and (for drafts) blank out quoted text, keeping offsets."""
+    text = original.translate(_NORMALISE)
+    quoted: list[tuple[int, int]] = []
+    if mask_quotes:
+        for m in _QUOTED.finditer(text):
+            quoted.append((m.start(), m.end()))
+        if quoted:
+            chars = list(text)
+            for start, end in quoted:
+                for i in range(start, end):
+                    if chars[i] != "\n":
+                        chars[i] = " "
+            text = "".join(chars)
+    return Prepared(original, text, tuple(_split_sentences(text)), tuple(quoted))
+
+
+def _split_sentences(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end()
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans or [(0, len(text))]
