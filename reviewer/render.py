@@ -11,11 +11,11 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reviewer.models import Finding, Review, ReviewRequest
+from reviewer.models import CriterionResult, Finding, Review, ReviewRequest
 from reviewer.rubric import CRITERIA_BY_ID, is_gating
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.text import Text
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "suggestion": "cyan"}
@@ -134,39 +134,48 @@ def _highlighted(text: str, findings: list[Finding], source: str) -> Text:
     return rendered
 
 
-def _finding_text(result: Result, finding: Finding) -> Text:
+def _finding_text(result: Result, finding: Finding) -> RenderableType:
+    """A finding as a header line and, indented (also when wrapped), its message and suggestion."""
+    from rich.console import Group
+    from rich.padding import Padding
     from rich.text import Text
 
     _, line, column = _located(result, finding)
-    text = Text("  ")
-    text.append(f"{finding.severity:<10}", style=SEVERITY_STYLE[finding.severity])
-    text.append(f" {line}:{column}  ")
+    header = Text("  ")
+    header.append(f"{finding.severity:<10}", style=SEVERITY_STYLE[finding.severity])
+    header.append(f" {line}:{column}  ")
     if finding.span is not None:
-        text.append(f"“{finding.span.text}”  ", style="bold")
-    text.append(f"[{finding.rule_id}]", style="dim")
-    text.append(f"\n      {_one_line(finding.message)}")
+        header.append(f"“{finding.span.text}”  ", style="bold")
+    header.append(f"[{finding.rule_id}]", style="dim")
+    body = Text(_one_line(finding.message))
     if finding.suggestion:
-        text.append("\n      suggestion: ", style="green")
-        text.append(finding.suggestion)
-    return text
+        body.append("\nsuggestion: ", style="green")
+        body.append(finding.suggestion)
+    return Group(header, Padding(body, (0, 0, 0, 6)))
 
 
-def _criteria_table(review: Review) -> object:
+def _judged(criterion: CriterionResult) -> Text:
+    from rich.text import Text
+
+    if criterion.decided:
+        return Text(f"decided by {criterion.source}")
+    return Text(f"{criterion.source} abstained", style="dim")
+
+
+def _criteria_table(review: Review) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Criteria", title_justify="left", show_lines=False, expand=False)
+    table = Table(title="Criteria", title_justify="left", expand=False)
     table.add_column("criterion", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("judged", no_wrap=True)
-    table.add_column("source", no_wrap=True)
-    table.add_column("why")
+    table.add_column("why", ratio=1)
     for criterion in review.criteria:
         table.add_row(
             Text(criterion.id),
             Text(criterion.status, style=STATUS_STYLE[criterion.status]),
-            Text("decided" if criterion.decided else "abstained", style="" if criterion.decided else "dim"),
-            Text(criterion.source),
+            _judged(criterion),
             Text(criterion.explanation),
         )
     return table
