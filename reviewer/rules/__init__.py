@@ -52,10 +52,12 @@ def run(request: ReviewRequest) -> RulesResult:
     real_apologies = [a for a in matches.signal("apology")
                       if not any(a.start < f.end and f.start < a.end for f in fake)]
     conditions = {
-        "customer-repeat": bool(matches.signal("repeat")),
+        "customer-repeat": bool(matches.signal("repeat") or matches.signal("waiting")),
         "customer-rejected": bool(matches.signal("rejected")),
         "no-apology": not real_apologies,
-        "no-step": not matches.signal("step"),
+        "no-step": not (matches.signal("step") or matches.signal("question")),
+        "re-ask": bool(matches.signal("re-ask")),
+        "customer-need": any(_unaddressed(h.rule, matches) for h in matches.signal("need")),
     }
     findings = _findings(matches, conditions)
     criteria = CriterionJudge(matches, findings, real_apologies).all()
@@ -73,7 +75,7 @@ def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:
             severity = "error"
         if rule.scope == "customer":
             assert matches.customer is not None
-            if rule.addressed_by is not None and rule.addressed_by.search(matches.draft.text):
+            if not _unaddressed(rule, matches):
                 continue
             findings.append(finding_for(hits[0], matches.customer, severity, "customer_message"))
         else:
@@ -82,6 +84,11 @@ def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:
     findings.sort(key=lambda f: (f.span.source != "draft" if f.span else True, f.span.start if f.span else 0,
                                  _SEVERITY_RANK[f.severity]))
     return findings
+
+
+def _unaddressed(rule: Rule, matches: Matches) -> bool:
+    """A point in the customer's message that the draft does not take up."""
+    return rule.addressed_by is None or rule.addressed_by.search(matches.draft.text) is None
 
 
 def _distinct(hits: list[Match]) -> list[Match]:

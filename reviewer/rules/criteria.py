@@ -110,7 +110,7 @@ class CriterionJudge:
                        "concrete needs a reader.", decided=False)
 
     def next_steps(self) -> CriterionResult:
-        steps = self.m.signal("step")
+        steps = self.m.signal("step") + self.m.signal("question")
         if steps:
             return _result("next-steps", "pass", "Says what happens next (an action for the customer, or ours).",
                            _spans(self.m, steps))

@@ -22,7 +22,7 @@ from reviewer.models import CriterionId, Severity
 from reviewer.rubric import CRITERION_IDS
 
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
-CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "no-step", "reply-is-thin"})
+CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "no-step", "re-ask", "customer-need"})
 
 
 @dataclass(frozen=True)
