@@ -86,6 +86,25 @@ def _names(text: str) -> list[str]:
     return found
 
 
+_SIGNATURE = re.compile(r"^[-–—^~\s]*(?:(?:best|regards|thanks|cheers|sincerely|kind regards),?\s+)?"
+                        r"([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,2})\s*$", re.IGNORECASE)
+
+
+def _signature(text: str) -> list[str]:
+    """The name signing the reply: a last line of one to three capitalised words ("Maria", "- Sam K.")."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) < 2:
+        return []
+    match = _SIGNATURE.match(lines[-1])
+    if not match:
+        return []
+    name = match.group(1).rstrip(".")
+    words = name.split()
+    if not words[0][0].isupper() or words[0] in _NOT_NAMES:
+        return []
+    return [name]
+
+
 def facts(request: ReviewRequest) -> list[str]:
     """The facts of the draft a rewrite must keep, in order of appearance, without repeats."""
     draft = request.draft
@@ -93,6 +112,7 @@ def facts(request: ReviewRequest) -> list[str]:
     for pattern in (_URL, _EMAIL, _AMOUNT, _DATE, _REFERENCE):
         found.extend(m.group(0).rstrip(".,;:!?") for m in pattern.finditer(draft))
     found.extend(_names(draft))
+    found.extend(_signature(draft))
     for name in (request.context.agent_name, request.context.company):
         if name and _contains(draft, name):
             found.append(name)

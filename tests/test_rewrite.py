@@ -1,0 +1,107 @@
+"""The verified rewrite: rules on the rewrite, facts kept, nothing new promised, bounded re-asks, honest status."""
+
+from __future__ import annotations
+
+import pytest
+from fake_llm import FakeLLM, model_answer, rewrite_answer
+from llm_helpers import fast_settings, phrase_rules
+
+from reviewer import engine, rewrite, rules
+from reviewer.models import Context, ReviewRequest
+
+DRAFT = (
+    "I'm sorry you feel that way about order #A-88231. The $49.99 charge on March 3 is correct; "
+    "see https://example.com/orders or write to help@example.com.\n\nMaria"
+)
+GOOD = (
+    "I'm sorry we let you down on order #A-88231. Thank you for raising it. The $49.99 charge on March 3 "
+    "is correct; see https://example.com/orders or write to help@example.com.\n\nMaria"
+)
+
+
+@pytest.fixture(autouse=True)
+def _phrase_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rules, "run", phrase_rules)
+
+
+def request_for(**context: object) -> ReviewRequest:
+    return ReviewRequest(draft=DRAFT, customer_message="Why was I charged?", context=Context(**context))  # type: ignore[arg-type]
+
+
+def test_facts_of_the_draft() -> None:
+    found = rewrite.facts(request_for())
+    for fact in ("A-88231", "$49.99", "March 3", "https://example.com/orders", "help@example.com", "Maria"):
+        assert any(fact in f for f in found), fact
+    plain = ReviewRequest(draft="Sorry about the delay, Sam.\nThanks")
+    assert rewrite.facts(plain) == ["Sam"]  # a closing "Thanks" is not a name
+
+
+def test_a_good_rewrite_has_no_problems() -> None:
+    assert rewrite.problems(request_for(), GOOD, ["no-fake-apology", "thanks-customer"]) == []
+
+
+def test_dropping_the_order_number_is_a_problem() -> None:
+    problems = rewrite.problems(request_for(), GOOD.replace("order #A-88231", "your order"), [])
+    assert problems == ['it drops "#A-88231" from the draft; keep it exactly']
+
+
+def test_inventing_a_refund_amount_or_deadline_is_a_problem_unless_allowed() -> None:
+    invented = GOOD + " We will refund $10 within 3 business days."
+    problems = rewrite.problems(request_for(), invented, [])
+    assert any('"refund"' in p for p in problems)
+    assert any('"$10"' in p for p in problems)
+    assert any('"within 3 business days"' in p for p in problems)
+    allowed = rewrite.problems(request_for(allowed_remedies=["refund of $10 within 3 business days"]), invented, [])
+    assert allowed == []
+    assert rewrite.problems(request_for(), GOOD + " We can offer [remedy].", []) == []
+
+
+def test_a_rule_error_in_the_rewrite_is_a_problem() -> None:
+    problems = rewrite.problems(request_for(), GOOD + " I'm sorry you feel that way.", [])
+    assert problems == ['no-fake-apology ("sorry you feel that way"): '
+                        "Apologises for the customer's feelings, not the failure."]
+    still_unthanked = rewrite.problems(request_for(), GOOD.replace("Thank you for raising it. ", ""),
+                                       ["thanks-customer"])
+    assert any(p.startswith("thanks-customer still fails") for p in still_unthanked)
+
+
+async def test_rewrite_keeping_the_fake_apology_is_reasked_then_verified(fake_llm: FakeLLM) -> None:
+    fake_llm.script(model_answer(DRAFT, statuses={"no-fake-apology": "fail"}, rewrite=DRAFT + " Thanks."),
+                    rewrite_answer(GOOD))
+    review = await engine.areview(request_for(), fast_settings(fake_llm))
+    assert review.rewrite is not None
+    assert (review.rewrite.status, review.rewrite.attempts, review.rewrite.text) == ("verified", 2, GOOD)
+    fix = fake_llm.chat_requests[1].messages
+    assert len(fix) == 4 and fix[2]["role"] == "assistant"
+    assert "Apologises for the customer's feelings" in fix[3]["content"]  # the exact problem, from the rules
+    assert '{"rewrite"' in fix[3]["content"]
+
+
+async def test_rewrite_that_never_gets_fixed_is_returned_unverified_with_its_problems(fake_llm: FakeLLM) -> None:
+    still_bad = DRAFT + " Thanks."
+    fake_llm.script(model_answer(DRAFT, rewrite=still_bad), rewrite_answer(still_bad), rewrite_answer(still_bad))
+    review = await engine.areview(request_for(), fast_settings(fake_llm, max_rewrite_reasks=2))
+    assert review.rewrite is not None and review.rewrite.status == "unverified"
+    assert review.rewrite.attempts == 3 and len(fake_llm.chat_requests) == 3
+    assert any("sorry you feel that way" in p for p in review.rewrite.problems)
+    sizes = [len(r.messages) for r in fake_llm.chat_requests]
+    assert sizes == [2, 4, 4]  # bounded: only the latest rewrite and its problems
+
+
+async def test_rewrite_dropping_the_order_number_or_inventing_a_refund(fake_llm: FakeLLM) -> None:
+    dropped = GOOD.replace("order #A-88231", "your order")
+    refund = GOOD + " We'll refund you today."
+    fake_llm.script(model_answer(DRAFT, rewrite=dropped), rewrite_answer(refund))
+    review = await engine.areview(request_for(), fast_settings(fake_llm, max_rewrite_reasks=1))
+    assert review.rewrite is not None and review.rewrite.status == "unverified"
+    assert 'drops "#A-88231"' in fake_llm.chat_requests[1].messages[3]["content"]
+    assert any('"refund"' in p for p in review.rewrite.problems)
+    assert any('"today"' in p for p in review.rewrite.problems)
+
+
+async def test_a_failing_rewrite_reask_keeps_the_rewrite_unverified(fake_llm: FakeLLM) -> None:
+    fake_llm.script(model_answer(DRAFT, rewrite=DRAFT), 500, 500, 500)
+    review = await engine.areview(request_for(), fast_settings(fake_llm))
+    assert not review.engine.degraded  # the review itself came back
+    assert review.rewrite is not None and review.rewrite.status == "unverified"
+    assert any("could not get a corrected rewrite" in p for p in review.rewrite.problems)
