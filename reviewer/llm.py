@@ -93,6 +93,26 @@ def response_cost(response: Any) -> float | None:
         return None
 
 
+def portable_schema(schema: Any, names: bool = False) -> Any:
+    """The schema without keywords that strict structured-output modes reject (lengths, counts, titles).
+
+    pydantic still enforces them on the answer; a violation is re-asked like any other.
+    ``names`` is True for a mapping of property names, whose keys are never keywords.
+    """
+    if isinstance(schema, dict):
+        return {
+            key: portable_schema(value, names=key in ("properties", "$defs") and not names)
+            for key, value in schema.items()
+            if names or key not in _UNPORTABLE
+        }
+    if isinstance(schema, list):
+        return [portable_schema(value) for value in schema]
+    return schema
+
+
+_UNPORTABLE = frozenset({"maxLength", "minLength", "maxItems", "minItems", "title", "default"})
+
+
 # -- parsing -----------------------------------------------------------------------------------
 
 def extract_json(text: str) -> Any:
@@ -237,15 +257,17 @@ class ModelCaller:
         litellm.suppress_debug_info = True
         return await litellm.acompletion(**kwargs)
 
-    async def route(self, model: str) -> tuple[str, dict[str, Any]]:
-        """The litellm model string and connection kwargs for ``model`` (the local model has its own)."""
-        try:
-            from reviewer import local
-        except ImportError:  # pragma: no cover - the local-model module is optional
-            local = None  # type: ignore[assignment]
-        if local is not None and hasattr(local, "alitellm_route") and local.is_local(model):
+    async def route(self, model: str) -> tuple[str, dict[str, Any], bool | None]:
+        """The litellm model string, connection kwargs and schema support for ``model``.
+
+        The embedded local model (``local/<name>``) has its own server, which does
+        support json_schema; for other models schema support is decided later (None).
+        """
+        from reviewer import local
+
+        if local.is_local(model):
             routed, routed_extra = await local.alitellm_route(model, self.settings)
-            return str(routed), dict(routed_extra)
+            return str(routed), dict(routed_extra), True
         extra: dict[str, Any] = {}
         if self.settings.api_base:
             extra["api_base"] = self.settings.api_base
@@ -253,9 +275,9 @@ class ModelCaller:
             extra["api_key"] = self.settings.api_key
         elif self.settings.api_base:
             extra["api_key"] = "sk-none"  # OpenAI-compatible servers often need no key; the client wants one
-        return model, extra
+        return model, extra, None
 
-    def wants_json_schema(self, model: str, api_base: str | None) -> bool:
+    def wants_json_schema(self, model: str, api_base: str | None, known: bool | None = None) -> bool:
         """Whether to constrain output with ``response_format`` json_schema (else JSON mode + schema in prompt).
 
         ``settings.json_schema`` decides when set. Otherwise litellm's model map decides,
@@ -264,6 +286,8 @@ class ModelCaller:
         """
         if self.settings.json_schema is not None:
             return self.settings.json_schema
+        if known is not None:
+            return known
         if api_base and model.startswith("openai/"):
             return False
         try:
@@ -287,12 +311,12 @@ class ModelCaller:
         when it must be written into the prompt (JSON mode), None when response_format
         carries it.
         """
-        litellm_model, connection = await self.route(model)
+        litellm_model, connection, schema_support = await self.route(model)
         schema = json_schema(output_model)
-        if self.wants_json_schema(litellm_model, connection.get("api_base")):
+        if self.wants_json_schema(litellm_model, connection.get("api_base"), schema_support):
             response_format: dict[str, Any] = {
                 "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                "json_schema": {"name": schema_name, "schema": portable_schema(schema), "strict": True},
             }
             base: list[dict[str, str]] = messages_for(None)
         else:

@@ -332,12 +332,13 @@ def draft_of(request: RecordedRequest) -> str | None:
 
 
 def is_rewrite_reask(request: RecordedRequest) -> bool:
-    """True when the request's last message asks for a corrected rewrite only."""
-    last = request.messages[-1] if request.messages else {}
-    content = last.get("content")
-    return isinstance(content, str) and '"rewrite"' in content and "only" in content.lower() and len(
-        request.messages
-    ) > 2
+    """True when the request asks for a corrected rewrite only (the reviewer's rewrite re-ask)."""
+    return any(
+        message.get("role") == "user"
+        and isinstance(message.get("content"), str)
+        and message["content"].startswith("Your rewrite did not pass these checks")
+        for message in request.messages[2:]
+    )
 
 
 def review_responder(delay_s: float = 0.0, **answer_kwargs: Any) -> Callable[[RecordedRequest], Step]:

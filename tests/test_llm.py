@@ -193,3 +193,19 @@ async def test_context_reaches_the_prompt(fake_llm: FakeLLM) -> None:
     await engine.areview(request, fast_settings(fake_llm))
     user = fake_llm.chat_requests[0].messages[1]["content"]
     assert "company: Acme" in user and "allowed remedies: refund" in user
+
+
+async def test_the_json_schema_sent_is_portable(fake_llm: FakeLLM) -> None:
+    fake_llm.script(model_answer(DRAFT))
+    await engine.areview(request_for(), fast_settings(fake_llm, json_schema=True))
+    sent = json.dumps(fake_llm.chat_requests[0].body["response_format"]["json_schema"]["schema"])
+    assert "maxLength" not in sent and "maxItems" not in sent and '"title"' not in sent
+
+
+async def test_an_overlong_field_is_still_reasked(fake_llm: FakeLLM) -> None:
+    too_long = json.loads(model_answer(DRAFT))
+    too_long["criteria"]["apologizes"]["quotes"] = ["a"] * 9
+    fake_llm.script(json.dumps(too_long), model_answer(DRAFT))
+    review = await engine.areview(request_for(), fast_settings(fake_llm, json_schema=True))
+    assert review.engine.reasks == 1 and not review.engine.degraded
+    assert "criteria.apologizes.quotes" in fake_llm.chat_requests[1].messages[3]["content"]

@@ -25,7 +25,7 @@ def _phrase_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def request_for(**context: object) -> ReviewRequest:
-    return ReviewRequest(draft=DRAFT, customer_message="Why was I charged?", context=Context(**context))  # type: ignore[arg-type]
+    return ReviewRequest(draft=DRAFT, customer_message="Why was I charged?", context=Context(**context))
 
 
 def test_facts_of_the_draft() -> None:
