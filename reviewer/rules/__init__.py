@@ -88,7 +88,7 @@ def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:
 
 def _unaddressed(rule: Rule, matches: Matches) -> bool:
     """A point in the customer's message that the draft does not take up."""
-    return rule.addressed_by is None or rule.addressed_by.search(matches.draft.text) is None
+    return rule.addressed_by is None or rule.addressed_by.search(matches.draft.lower) is None
 
 
 def _distinct(hits: list[Match]) -> list[Match]:

@@ -1,12 +1,17 @@
 """Reads the rule data (``data/*.yaml``) and compiles each rule's patterns once.
 
-Pattern syntax (plain Python regular expressions, matched case-insensitively
-against the normalised text, so curly and straight apostrophes are the same):
+Pattern syntax (plain Python regular expressions, matched against the
+normalised text, so curly and straight apostrophes are the same):
 
+- patterns are written in lower case and read a lower-cased copy of the text (matching
+  that way is several times faster than ``re.IGNORECASE``); a rule with
+  ``case_sensitive: true`` reads the text as written instead (shouting in capitals);
 - a literal space matches any run of whitespace, line breaks included;
 - ``{NAME}`` expands a macro from ``data/macros.yaml`` (for example ``{IM}`` for
   "I'm" / "I am");
-- each pattern is anchored at word boundaries on both ends.
+- each pattern is anchored at word boundaries on both ends (``anchored: false`` turns
+  that off, e.g. for a pattern that is only a question mark);
+- ``span: sentence`` reports the whole sentence holding a match, not just the match.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import yaml
 
 from reviewer.models import CriterionId, Severity
 from reviewer.rubric import CRITERION_IDS
+from reviewer.rules.prefilter import required_literals
 
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
+_UPPER_OUTSIDE_ESCAPE = re.compile(r"(?<!\\)[A-Z]")
+MAX_TRIGGERS = 40  # beyond this many, checking the literals costs about as much as the regex
 CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "no-step", "re-ask", "customer-need"})
 
 
@@ -41,6 +49,9 @@ class Rule:
     only_when: tuple[str, ...] = ()  # conditions that must all hold for the rule to fire
     addressed_by: re.Pattern[str] | None = None  # customer rules: the draft answers the point
     signal: str | None = None  # the name a signal is known by in the criterion logic
+    case_sensitive: bool = False
+    whole_sentence: bool = False  # the finding or evidence is the whole sentence holding the match
+    triggers: tuple[str, ...] | None = None  # literals every match holds one of (see prefilter.py)
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -53,10 +64,17 @@ def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     return expanded
 
 
-def compile_patterns(patterns: list[str], macros: dict[str, str]) -> re.Pattern[str]:
-    """One alternation of all patterns, spaces flexible, anchored at word boundaries."""
+def compile_patterns(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
+                     anchored: bool = True) -> re.Pattern[str]:
+    """One alternation of all patterns, spaces flexible, anchored at word boundaries (unless told not to)."""
     parts = [_expand(p.strip(), macros).replace(" ", r"\s+") for p in patterns]
-    return re.compile(r"(?<![\w'])(?:" + "|".join(f"(?:{p})" for p in parts) + r")(?![\w'])", re.IGNORECASE)
+    if not case_sensitive:
+        for part in parts:
+            upper = _UPPER_OUTSIDE_ESCAPE.search(part.replace("(?-i:", ""))
+            if upper:
+                raise ValueError(f"pattern {part!r} has a capital letter; patterns read lower-cased text")
+    body = "|".join(f"(?:{p})" for p in parts)
+    return re.compile(r"(?<![\w'])(?:" + body + r")(?![\w'])" if anchored else body)
 
 
 def _read(name: str) -> Any:
@@ -92,10 +110,16 @@ def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
     severity = raw.get("severity")
     if severity is None and not raw.get("signal"):
         raise ValueError(f"rule {raw['id']}: needs a severity (a finding) or a signal name")
+    case_sensitive = bool(raw.get("case_sensitive", False))
+    regex = compile_patterns(raw["patterns"], macros, case_sensitive, anchored=raw.get("anchored", True))
+    triggers = required_literals(regex)
     return Rule(
         id=raw["id"],
         criterion=criterion,
-        regex=compile_patterns(raw["patterns"], macros),
+        regex=regex,
+        triggers=tuple(sorted(triggers)) if triggers and len(triggers) <= MAX_TRIGGERS else None,
+        case_sensitive=case_sensitive,
+        whole_sentence=raw.get("span") == "sentence",
         severity=severity,
         message=raw.get("message", ""),
         suggestion=raw.get("suggestion"),

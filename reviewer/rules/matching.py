@@ -41,11 +41,16 @@ def match_rules(rules: tuple[Rule, ...], draft: Prepared, customer: Prepared | N
         prepared = customer if rule.scope == "customer" else draft
         if prepared is None:
             continue
+        text = prepared.text if rule.case_sensitive else prepared.lower
+        if rule.triggers is not None and not _any_in(rule.triggers, text):
+            continue
         hits = [
             Match(rule, m.start(), m.end())
-            for m in rule.regex.finditer(prepared.text)
+            for m in rule.regex.finditer(text)
             if m.end() > m.start() and not _cancelled(rule, prepared, m.start())
         ]
+        if hits and rule.whole_sentence:
+            hits = _whole_sentences(hits, prepared)
         if hits:
             found.by_rule[rule.id] = hits
             if rule.signal:
@@ -53,17 +58,42 @@ def match_rules(rules: tuple[Rule, ...], draft: Prepared, customer: Prepared | N
     return found
 
 
+def _whole_sentences(hits: list[Match], prepared: Prepared) -> list[Match]:
+    """One match per sentence, widened to the sentence without its surrounding spaces."""
+    out: list[Match] = []
+    seen: set[int] = set()
+    for h in hits:
+        index = prepared.sentence_index(h.start)
+        if index in seen:
+            continue
+        seen.add(index)
+        start, end = prepared.sentences[index]
+        piece = prepared.original[start:end]
+        start += len(piece) - len(piece.lstrip())
+        end -= len(piece) - len(piece.rstrip())
+        out.append(Match(h.rule, start, end))
+    return out
+
+
+def _any_in(pieces: tuple[str, ...], text: str) -> bool:
+    """Whether any piece occurs in text (a plain loop: faster here than any() over a generator)."""
+    for piece in pieces:  # noqa: SIM110
+        if piece in text:
+            return True
+    return False
+
+
 def _cancelled(rule: Rule, prepared: Prepared, pos: int) -> bool:
     """A hard negative (``unless``) anywhere in the same sentence cancels the match."""
     if rule.unless is None:
         return False
     start, end = prepared.sentences[prepared.sentence_index(pos)]
-    return rule.unless.search(prepared.text, start, end) is not None
+    return rule.unless.search(prepared.lower, start, end) is not None
 
 
 def span_of(prepared: Prepared, start: int, end: int, source: str) -> Span:
     """A span of the original text (offsets are shared with the prepared copy)."""
-    return Span(start=start, end=end, text=prepared.original[start:end], source=source)  # type: ignore[arg-type]
+    return Span(start=start, end=end, text=prepared.original[start:end], source=source)
 
 
 def finding_for(match: Match, prepared: Prepared, severity: Severity, source: str) -> Finding:

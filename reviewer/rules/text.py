@@ -30,10 +30,14 @@ _FILLER = re.compile(
 
 @dataclass(frozen=True)
 class Prepared:
-    """The original text, a same-length copy for matching (quotes masked), and sentence bounds."""
+    """The original text, same-length copies for matching (quotes masked), and sentence bounds.
+
+    ``text`` keeps the case (for rules about capitals); ``lower`` is what the other rules read.
+    """
 
     original: str
     text: str
+    lower: str
     sentences: tuple[tuple[int, int], ...]
     quoted: tuple[tuple[int, int], ...]
 
@@ -57,7 +61,7 @@ class Prepared:
 
 def prepare(original: str, mask_quotes: bool = True) -> Prepared:
     """Normalise apostrophes/quotes/spaces and (for drafts) blank out quoted text, keeping offsets."""
-    text = original.translate(_NORMALISE)
+    text = original.translate(_NORMALISE) if not original.isascii() or "`" in original else original
     quoted: list[tuple[int, int]] = []
     if mask_quotes:
         for m in _QUOTED.finditer(text):
@@ -69,7 +73,15 @@ def prepare(original: str, mask_quotes: bool = True) -> Prepared:
                     if chars[i] != "\n":
                         chars[i] = " "
             text = "".join(chars)
-    return Prepared(original, text, tuple(_split_sentences(text)), tuple(quoted))
+    return Prepared(original, text, _lower(text), tuple(_split_sentences(text)), tuple(quoted))
+
+
+def _lower(text: str) -> str:
+    """Lower case without changing the length (a few characters, e.g. 'İ', grow when lowered)."""
+    lowered = text.lower()
+    if text.isascii() or len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
 def _split_sentences(text: str) -> list[tuple[int, int]]:

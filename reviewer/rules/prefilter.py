@@ -1,0 +1,77 @@
+"""Cheap pre-checks: the literal pieces a pattern cannot match without.
+
+Most rules match nothing in most replies, and ``"sorr" in text`` costs a
+fraction of running a large regular expression. From each compiled pattern we
+derive a set of literal strings such that every possible match contains at
+least one of them; when none occurs in the text, the rule is skipped. When no
+such set can be derived, the rule always runs. The derivation is conservative
+by construction, and the tests check it against every rule's matches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+# The standard library's own regex parser (Python >= 3.11 keeps it here; typeshed does not list it).
+sre_parse: Any = importlib.import_module("re._parser")
+sre_c: Any = importlib.import_module("re._constants")
+
+MIN_LENGTH = 2  # shorter pieces occur in nearly every text and filter nothing (rare punctuation such as "?" excepted)
+
+
+def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Literal strings of which every match holds at least one; None when unknown."""
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # pragma: no cover - a pattern re compiled always parses
+        return None
+    if pattern.flags & re.IGNORECASE:
+        return None
+    found = _sequence(list(parsed))
+    return frozenset(found) if found else None
+
+
+def _sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """Best (most selective) alternative set among the parts that every match must pass through."""
+    candidates: list[set[str]] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if len(run) >= MIN_LENGTH or (len(run) == 1 and not run[0].isalnum() and not run[0].isspace()):
+            candidates.append({"".join(run)})
+        run.clear()
+
+    for op, arg in items:
+        if op is sre_c.LITERAL:
+            run.append(chr(arg))
+            continue
+        close_run()
+        sub: set[str] | None = None
+        if op is sre_c.SUBPATTERN:
+            sub = _sequence(list(arg[-1]))
+        elif op is sre_c.BRANCH:
+            sub = _branches(arg[1])
+        elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, getattr(sre_c, "POSSESSIVE_REPEAT", None)):
+            low, _high, body = arg
+            if low >= 1:
+                sub = _sequence(list(body))
+        elif op is sre_c.ATOMIC_GROUP if hasattr(sre_c, "ATOMIC_GROUP") else False:
+            sub = _sequence(list(arg))
+        if sub:
+            candidates.append(sub)
+    close_run()
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (min(len(s) for s in c), -len(c)))
+
+
+def _branches(branches: list[Any]) -> set[str] | None:
+    union: set[str] = set()
+    for branch in branches:
+        sub = _sequence(list(branch))
+        if not sub:
+            return None
+        union |= sub
+    return union
