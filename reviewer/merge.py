@@ -13,9 +13,11 @@ Who decides a criterion's status is a *trust map* (criterion -> trust):
 - ``model``: the model's status, even over a decided rule (for criteria where a
   model is measured to judge better); the rules' findings still stand.
 
-The model's failing criteria add findings (``source="model"``) with spans from its
-quotes. Where the model's judgement is not trusted for that criterion they are
-``suggestion``s, which never move the verdict; otherwise ``warning``s.
+The model's failing criteria add findings (``source="model"``, with spans from its
+quotes) of severity ``suggestion``: they point at the text but never move the
+verdict by themselves. The model moves the verdict only through the status of a
+criterion it is trusted to decide (a failing criterion of weight -> ``revise``);
+it can never produce an ``error`` (block).
 
 Quotes are located in the draft tolerantly (case, runs of whitespace, curly vs
 straight quotes and apostrophes, dashes); a quote not found is dropped and counted.
@@ -131,12 +133,12 @@ def merge(
             result = rule
         criteria.append(result)
         if judgement.status == "fail":
-            findings.extend(_model_findings(cid, judgement, spans, trusted=model_decides))
+            findings.extend(_model_findings(cid, judgement, spans))
     return Merged(criteria=criteria, findings=findings, dropped_quotes=dropped)
 
 
-def _model_findings(cid: CriterionId, judgement: CriterionJudgement, spans: list[Span], trusted: bool) -> list[Finding]:
-    severity: Literal["warning", "suggestion"] = "warning" if trusted else "suggestion"
+def _model_findings(cid: CriterionId, judgement: CriterionJudgement, spans: list[Span]) -> list[Finding]:
+    severity: Literal["suggestion"] = "suggestion"
     message = judgement.explanation or f"The model judged {cid} as failing."
     if not spans:
         return [Finding(rule_id=f"model.{cid}", criterion=cid, severity=severity, message=message, source="model")]

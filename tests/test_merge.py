@@ -59,6 +59,16 @@ async def test_model_fills_only_what_the_rules_abstain_on_and_is_marked(fake_llm
     assert by_id["next-steps"].status == "fail" and by_id["next-steps"].source == "model"
     assert not by_id["next-steps"].decided
     assert review.verdict == "revise"  # next-steps is of weight, and the rules abstained on it
+    assert {f.severity for f in review.findings if f.source == "model"} == {"suggestion"}
+
+
+async def test_a_model_fail_on_a_minor_criterion_lowers_the_score_not_the_verdict(fake_llm: FakeLLM) -> None:
+    draft = "Thanks for waiting, your order is on its way."
+    fake_llm.script(model_answer(draft, statuses={"owns-it": "fail"}, quotes={"owns-it": ["your order"]}))
+    review = await engine.areview(ReviewRequest(draft=draft), fast_settings(fake_llm))
+    assert review.verdict == "send" and review.score < 100
+    [finding] = [f for f in review.findings if f.source == "model"]
+    assert finding.severity == "suggestion" and finding.span is not None and finding.span.text == "your order"
 
 
 def _answer(draft: str, **kwargs: object) -> ModelReview:
