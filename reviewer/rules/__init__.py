@@ -88,6 +88,8 @@ def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:
 
 def _unaddressed(rule: Rule, matches: Matches) -> bool:
     """A point in the customer's message that the draft does not take up."""
+    if any(matches.signal(name) for name in rule.addressed_by_signals):
+        return False
     return rule.addressed_by is None or rule.addressed_by.search(matches.draft.lower) is None
 
 

@@ -48,6 +48,7 @@ class Rule:
     error_when: tuple[str, ...] = ()  # conditions that raise a warning to an error
     only_when: tuple[str, ...] = ()  # conditions that must all hold for the rule to fire
     addressed_by: re.Pattern[str] | None = None  # customer rules: the draft answers the point
+    addressed_by_signals: tuple[str, ...] = ()  # customer rules: draft signals that also answer it
     signal: str | None = None  # the name a signal is known by in the criterion logic
     case_sensitive: bool = False
     whole_sentence: bool = False  # the finding or evidence is the whole sentence holding the match
@@ -128,6 +129,7 @@ def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
         error_when=tuple(raw.get("error_when", ())),
         only_when=tuple(raw.get("only_when", ())),
         addressed_by=compile_patterns(raw["addressed_by"], macros) if raw.get("addressed_by") else None,
+        addressed_by_signals=tuple(raw.get("addressed_by_signals", ())),
         signal=raw.get("signal"),
         tags=tuple(raw.get("tags", ())),
     )
