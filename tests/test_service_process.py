@@ -240,7 +240,7 @@ def test_invalid_fields_are_422_naming_the_field(client: httpx.Client, body: obj
 def test_batch_limits_are_422(client: httpx.Client) -> None:
     too_many = {"requests": [{"draft": "Thanks."}] * 51}
     assert_error(client.post("/v1/reviews/batch", json=too_many, headers=AUTH), 422, "invalid_request", "requests")
-    empty = {"requests": []}
+    empty: dict[str, list[object]] = {"requests": []}
     assert_error(client.post("/v1/reviews/batch", json=empty, headers=AUTH), 422, "invalid_request", "requests")
     bad_item = {"requests": [{"draft": "Thanks."}, {"draft": "Fine."}, {"draft": ""}]}
     assert_error(

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from reviewer import engine, rubric
 from reviewer.config import Settings
-from reviewer.models import Review, ReviewRequest
+from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
 from reviewer.service.admission import Admission
 from reviewer.service.auth import require_key
 from reviewer.service.errors import ApiError, ErrorBody, error_responses, install_error_handlers
@@ -124,6 +124,22 @@ def load_prompt_catalogue(default: str) -> PromptsResponse:
         log.warning("prompt catalogue unavailable", extra={"exc_type": type(exc).__name__})
         return PromptsResponse(default=default, prompts=[], available=False, detail=type(exc).__name__)
     return PromptsResponse(default=default, prompts=items, available=True)
+
+
+# "Not blank" as the draft validator means it (str.strip() also removes \x1c-\x1f and \x85, which JSON
+# Schema's \s does not match): at least one character outside all of them, stated conservatively.
+_NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
+
+
+def document_request_limits(spec: dict[str, Any]) -> dict[str, Any]:
+    """State in the spec the limits ``ReviewRequest``'s validators enforce, so clients (and fuzzers) know them."""
+    properties = spec.get("components", {}).get("schemas", {}).get("ReviewRequest", {}).get("properties", {})
+    if "draft" in properties:
+        properties["draft"].update(minLength=1, maxLength=MAX_DRAFT_CHARS, pattern=_NOT_BLANK)
+    for branch in properties.get("customer_message", {}).get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["maxLength"] = MAX_CUSTOMER_CHARS
+    return spec
 
 
 def _warm_up(model: str | None) -> None:
@@ -259,6 +275,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_request_limits(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     known = [route.path for route in app.routes if hasattr(route, "path")]
     app.add_middleware(

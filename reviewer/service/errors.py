@@ -109,6 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # FastAPI's only 400 here: a body it could not decode (e.g. not UTF-8). To a caller that is invalid JSON.
+            return error_response(422, "invalid_request", "The body is not valid JSON (UTF-8).", None)
         code = CODES_BY_STATUS.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404:
