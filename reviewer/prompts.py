@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -65,8 +66,16 @@ class Prompt:
 
 
 def prompts_root() -> Traversable:
-    """The folder of prompt files, from the installed package."""
-    return importlib.resources.files("reviewer._prompts")
+    """The folder of prompt files, from the installed package.
+
+    In a source checkout run from its root (``python -m pytest`` puts the checkout's
+    ``reviewer/`` ahead of the installed one), ``reviewer._prompts`` does not exist:
+    the files are then read from ``prompts/`` beside the package.
+    """
+    try:
+        return importlib.resources.files("reviewer._prompts")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "prompts"
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
