@@ -25,6 +25,8 @@ same keyword arguments as ``litellm.acompletion``), passed as ``completion=`` to
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import json
 import time
 from dataclasses import dataclass, field
@@ -190,24 +192,29 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_after_s(exc: BaseException) -> float | None:
-    """The server's ``Retry-After`` (seconds form) carried by a litellm/openai exception, if any."""
-    for attr in ("litellm_response_headers", "headers"):
-        headers = getattr(exc, attr, None)
-        if headers:
-            value = headers.get("retry-after") if hasattr(headers, "get") else None
-            if value is not None:
-                try:
-                    return max(0.0, float(value))
-                except ValueError:
-                    return None
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is not None and headers.get("retry-after") is not None:
-        try:
-            return max(0.0, float(headers["retry-after"]))
-        except ValueError:
-            return None
+    """The server's ``Retry-After`` (seconds or HTTP date) carried by a litellm/openai exception, if any."""
+    sources = [getattr(exc, "litellm_response_headers", None), getattr(exc, "headers", None),
+               getattr(getattr(exc, "response", None), "headers", None)]
+    for headers in sources:
+        value = headers.get("retry-after") if headers is not None and hasattr(headers, "get") else None
+        if value is not None:
+            return parse_retry_after(str(value))
     return None
+
+
+def parse_retry_after(value: str) -> float | None:
+    """``"2"`` -> 2.0; an HTTP date -> seconds from now (0 if past); anything else -> None."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def describe_error(exc: BaseException) -> str:
@@ -327,10 +334,16 @@ class ModelCaller:
         for reask in range(self.settings.max_reasks + 1):
             if reask:
                 self.stats.reasks += 1
-            content = await self._call_with_retries(
-                model=litellm_model, messages=messages, response_format=response_format,
-                **connection, **(params or {}),
-            )
+            call = {"model": litellm_model, **connection, **(params or {})}
+            try:
+                content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
+            except ModelFailed as exc:
+                if response_format["type"] != "json_schema" or status_of(exc.__cause__ or exc) != 400:
+                    raise
+                # The server rejected the schema-constrained request: ask again in JSON mode, schema in the prompt.
+                response_format = {"type": "json_object"}
+                base = messages = messages_for(schema)
+                content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
             try:
                 return parse_answer(content, output_model), content or ""
             except InvalidOutput as exc:

@@ -209,3 +209,25 @@ async def test_an_overlong_field_is_still_reasked(fake_llm: FakeLLM) -> None:
     review = await engine.areview(request_for(), fast_settings(fake_llm, json_schema=True))
     assert review.engine.reasks == 1 and not review.engine.degraded
     assert "criteria.apologizes.quotes" in fake_llm.chat_requests[1].messages[3]["content"]
+
+
+async def test_a_server_rejecting_json_schema_is_asked_again_in_json_mode(fake_llm: FakeLLM) -> None:
+    fake_llm.script(Fail(400, message="response_format json_schema is not supported"), model_answer(DRAFT))
+    review = await engine.areview(request_for(), fast_settings(fake_llm, json_schema=True))
+    first, second = fake_llm.chat_requests
+    assert first.body["response_format"]["type"] == "json_schema"
+    assert second.body["response_format"] == {"type": "json_object"}
+    assert "JSON schema exactly" in second.messages[0]["content"]
+    assert not review.engine.degraded and review.engine.attempts == 2
+
+
+def test_retry_after_forms() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from reviewer.llm import parse_retry_after
+
+    assert parse_retry_after("3") == 3.0
+    later = parse_retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True))
+    assert later is not None and 25 < later <= 30
+    assert parse_retry_after("soon") is None
