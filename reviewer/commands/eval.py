@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="cases reviewed at once (default 4)")
     parser.add_argument("--baseline", type=Path, metavar="FILE", help="accepted report to gate against")
     parser.add_argument("--update-baseline", action="store_true",
-                        help="write this run as the baseline (to --baseline, else evals/baselines/<prompt>__<model>.json)")
+                        help="write this run as the baseline "
+                        "(to --baseline, else evals/baselines/<prompt>__<model>.json)")
     parser.add_argument("--tolerances", type=Path, metavar="FILE",
                         help="gate tolerances (default: evals/tolerances.yaml)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: evals/runs/<cases>__<model>)")
@@ -115,7 +116,8 @@ def _compare(path_a: Path, path_b: Path) -> int:
     for path in (path_a, path_b):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            data["metrics"]["cases"]  # noqa: B018 - a report must have metrics
+            if not isinstance(data["metrics"]["cases"], dict):
+                raise TypeError("metrics.cases is not an object")
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: not a report.json ({exc})") from exc
         reports.append(data)

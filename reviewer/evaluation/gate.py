@@ -80,7 +80,8 @@ def compare_to_baseline(current: dict[str, Any], baseline: dict[str, Any], toler
         for cid, case in new_cases.items()
         if cid in old_cases and old_cases[cid]["passed"] and not case["passed"]
     ]
-    fixed = [cid for cid, case in new_cases.items() if cid in old_cases and not old_cases[cid]["passed"] and case["passed"]]
+    fixed = [cid for cid, case in new_cases.items()
+             if cid in old_cases and not old_cases[cid]["passed"] and case["passed"]]
     failed = bool(drops) or (tolerances.fail_on_case_regression and bool(regressions))
     return {
         "passed": not failed,

@@ -97,10 +97,10 @@ def score_case(outcome: CaseOutcome, llm: bool) -> dict[str, Any]:
     for cid, expected in case.expect.criteria.items():
         got = status_of(review, cid)
         ok = got in expected
-        result = next((c for c in review.criteria if c.id == cid), None) if review else None
+        judged = next((c for c in review.criteria if c.id == cid), None) if review else None
         criteria[cid] = {"expected": expected, "got": got, "ok": ok,
-                         "decided": result.decided if result else None,
-                         "source": result.source if result else None}
+                         "decided": judged.decided if judged else None,
+                         "source": judged.source if judged else None}
         if outcome.rules_review is not None:
             criteria[cid]["rules"] = status_of(outcome.rules_review, cid)
         if outcome.model_criteria is not None:

@@ -91,8 +91,8 @@ class RecordingStore:
             e.get("prompt_hash") == prompt_hash for e in same_prompt
         ):
             old = sorted({str(e.get("prompt_hash")) for e in same_prompt})
-            return (f"prompt {prompt} changed (hash {prompt_hash[:12]}, recorded with {', '.join(h[:12] for h in old)}); "
-                    f"{record_hint}")
+            recorded = ", ".join(h[:12] for h in old)
+            return f"prompt {prompt} changed (hash {prompt_hash[:12]}, recorded with {recorded}); {record_hint}"
         if not any(e["model"] == model for e in self.entries.values()):
             return f"no recorded responses for model {model} in {self.folder}; {record_hint}"
         where = f"case {case}" if case else "a request"
@@ -121,10 +121,9 @@ class RecordingCompletion:
         case = current_case.get()
         if self.mode == "replay":
             entry = self.store.get(key)
-            if entry is None:
-                if model not in {e["model"] for e in self.store.entries.values()}:
-                    self.store.load_model(model)
-                    entry = self.store.get(key)
+            if entry is None and model not in {e["model"] for e in self.store.entries.values()}:
+                self.store.load_model(model)
+                entry = self.store.get(key)
             if entry is None:
                 message = self.store.explain_miss(model, self.prompt, self.prompt_hash, case)
                 self.misses.append(message)

@@ -9,6 +9,7 @@ so a report can show the model's own judgement beside the merged review.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import time
@@ -25,7 +26,7 @@ from reviewer.models import CriterionId, Review, Status, Verdict
 RULES_MODEL = "rules"
 Mode = Literal["live", "record", "replay"]
 # Criteria whose failure, judged by the model alone, would make the reply worse (GUIDANCE: verdicts).
-BLOCKING_CRITERIA: frozenset[str] = frozenset({"no-fake-apology", "stays-professional"})
+BLOCKING_CRITERIA: tuple[CriterionId, ...] = ("no-fake-apology", "stays-professional")
 
 
 @dataclass
@@ -52,10 +53,8 @@ class _Capture:
         response = await self.inner(**kwargs)
         case = current_case.get()
         if case is not None and case not in self.first_answers:
-            try:
+            with contextlib.suppress(AttributeError, IndexError):
                 self.first_answers[case] = str(response.choices[0].message.content or "")
-            except (AttributeError, IndexError):
-                pass
         return response
 
 
@@ -84,14 +83,14 @@ def model_judgement(raw: str) -> tuple[dict[CriterionId, Status], Verdict] | Non
     for cid in rubric.CRITERION_IDS:
         value = criteria.get(cid)
         status = value.get("status") if isinstance(value, dict) else value
-        if status in ("pass", "fail", "na"):
+        if status == "pass" or status == "fail" or status == "na":
             statuses[cid] = status
     if not statuses:
         return None
     verdict: Verdict
     if any(statuses.get(cid) == "fail" for cid in BLOCKING_CRITERIA):
         verdict = "block"
-    elif any(status == "fail" and rubric.is_gating(cid) for cid, status in statuses.items()):
+    elif any(statuses.get(cid) == "fail" and rubric.is_gating(cid) for cid in rubric.CRITERION_IDS):
         verdict = "revise"
     else:
         verdict = "send"

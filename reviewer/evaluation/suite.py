@@ -112,6 +112,8 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     recorder = None
     if llm:
         settings = settings.with_overrides(model=model, rules_only=False)
+        if options.mode == "replay":
+            settings = _without_local_runtime(settings)
     if options.mode != "live":
         if not engine_accepts_completion():
             raise EvalUsageError("this engine cannot take an injected completion function; record/replay unavailable")
@@ -177,6 +179,22 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         paths["baseline"] = target
         messages.append(f"baseline written: {target}")
     return EvalRun(full, paths, exit_code, messages)
+
+
+def _without_local_runtime(settings: Settings) -> Settings:
+    """For replay, name the embedded model by the route it was recorded under, so replay never loads it.
+
+    A ``local/<name>`` model is served as ``openai/<name>`` on a 127.0.0.1 port; the recordings
+    hold that name. The API base below is never contacted: every completion is served from disk.
+    """
+    from reviewer import local
+
+    names = [settings.model or "", *settings.fallback_models]
+    if not any(local.is_local(name) for name in names):
+        return settings
+    unrouted = ["openai/" + n[len(local.PREFIX):] if local.is_local(n) else n for n in names]
+    return settings.with_overrides(model=unrouted[0], fallback_models=unrouted[1:],
+                                   api_base="http://127.0.0.1:9/v1", api_key=local.API_KEY)
 
 
 def _gate_reasons(result: dict[str, Any]) -> str:
