@@ -3,9 +3,10 @@
 ``problems(request, rewrite, meant_to_fix)`` lists, in plain sentences the model
 can act on, everything wrong with a rewrite; an empty list means verified.
 
-1. The rules engine on the rewrite: no ``error`` finding at all; no criterion the
-   rewrite was meant to fix (it failed in the draft) may still fail where the rules
-   decide it, or carry a warning.
+1. The rules engine on the rewrite: no ``error`` or ``warning`` finding at all (either
+   would make the rewrite itself ``block`` or ``revise``, including a point of the
+   customer's message it still ignores); no criterion the rewrite was meant to fix (it
+   failed in the draft) may still fail where the rules decide it.
 2. Every fact of the draft survives: order/ticket numbers, amounts, dates, URLs,
    e-mail addresses, and names (the agent's, the company's, mid-sentence proper names).
 3. Nothing new is promised: a remedy word (refund, replacement, free, credit,
@@ -174,7 +175,7 @@ def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[s
     checked = rules.run(request.model_copy(update={"draft": rewrite}))
     problems: list[str] = []
     for finding in checked.findings:
-        if finding.severity == "error" or (finding.severity == "warning" and finding.criterion in targets):
+        if finding.severity in ("error", "warning"):
             where = f' ("{finding.span.text}")' if finding.span is not None and finding.span.source == "draft" else ""
             problems.append(f"{finding.criterion}{where}: {finding.message}")
     flagged = {p.split(":", 1)[0].split(" (", 1)[0] for p in problems}

@@ -105,3 +105,12 @@ async def test_a_failing_rewrite_reask_keeps_the_rewrite_unverified(fake_llm: Fa
     assert not review.engine.degraded  # the review itself came back
     assert review.rewrite is not None and review.rewrite.status == "unverified"
     assert any("could not get a corrected rewrite" in p for p in review.rewrite.problems)
+
+
+def test_a_rewrite_adding_a_hedged_apology_is_a_problem_with_the_real_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the real rules engine
+    request = ReviewRequest(draft="I'm sorry we lost order #5521. Thank you for telling us.")
+    worse = "I'm sorry we lost order #5521. Apologies for any inconvenience. Thank you for telling us."
+    problems = rewrite.problems(request, worse, [])
+    assert problems and problems[0].startswith("no-fake-apology")
+    assert rewrite.problems(request, request.draft, []) == []
