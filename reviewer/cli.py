@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -54,7 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerate_narrow_terminals() -> None:
+    """On a non-UTF-8 stdout (``LANG=C``, ``PYTHONIOENCODING=ascii``) escape what it can't show, never crash."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if isinstance(stream, io.TextIOWrapper) and encoding not in ("utf8", "utf8sig"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerate_narrow_terminals()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -525,3 +525,24 @@ def test_bad_flags(capsys: Capsys, argv: list[str]) -> None:
 def test_bad_environment_setting(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVIEWER_TIMEOUT_S", "-1")
     assert_usage_error(run_cli(capsys, "check", "A draft."), "REVIEWER_")
+
+
+def test_non_utf8_terminal_does_not_crash() -> None:
+    """``LANG=C``-style stdout: characters it cannot show are escaped (valid JSON escapes in json), no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "REVIEWER_LOCAL_DEFAULT": "false"}
+    draft = "I’m sorry you feel that way — really."
+    for fmt in ("text", "json"):
+        result = subprocess.run(
+            [sys.executable, "-m", "reviewer", "check", "--rules-only", "--format", fmt, draft],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 1, (fmt, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert Review.model_validate_json(result.stdout).verdict == "block"
