@@ -48,9 +48,10 @@ _DEADLINE = re.compile(
 )
 # Order/ticket/tracking numbers: a '#' number, or a token of 4+ characters with 4+ digits.
 _REFERENCE = re.compile(r"#\s?[A-Z0-9-]{3,}|\b(?=[A-Z0-9-]*\d{4})[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
+# "free" and "credit" as offers, not "feel free to", "toll-free" or "credit card".
 _REMEDY = re.compile(
-    r"\b(refund\w*|replac\w*|free|credit\w*|discount\w*|voucher\w*|coupon\w*|compensat\w*|reimburs\w*|"
-    r"gift\s?cards?|waive\w*|rebate\w*|money back)\b",
+    r"\b(refund\w*|replac\w*|(?<!feel )(?<!-)free(?! to\b)|credit(?!\s+cards?\b)\w*|discount\w*|voucher\w*|"
+    r"coupon\w*|compensat\w*|reimburs\w*|gift\s?cards?|waive\w*|rebate\w*|money back)\b",
     re.IGNORECASE,
 )
 _REMEDY_STEM = {

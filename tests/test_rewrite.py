@@ -114,3 +114,13 @@ def test_a_rewrite_adding_a_hedged_apology_is_a_problem_with_the_real_rules(monk
     problems = rewrite.problems(request, worse, [])
     assert problems and problems[0].startswith("no-fake-apology")
     assert rewrite.problems(request, request.draft, []) == []
+
+
+def test_remedy_words_in_ordinary_phrases_are_not_promises() -> None:
+    request = ReviewRequest(draft="Sorry about order #1234.")
+    for harmless in ("Feel free to reply about order #1234.", "Your credit card was charged for order #1234.",
+                     "Call our toll-free line about order #1234."):
+        assert rewrite.new_promises(request, harmless) == [], harmless
+    for promise in ("A free gift for order #1234.", "We will credit your account for order #1234.",
+                    "A free-of-charge repair for order #1234.", "A replacement for order #1234 ships tomorrow."):
+        assert rewrite.new_promises(request, promise), promise
