@@ -1,0 +1,331 @@
+"""Every rule fires on its phrase family and stays quiet on the hard negatives next to it.
+
+Each entry of ``DRAFT_CASES`` / ``CUSTOMER_CASES`` names a rule id, texts it must
+match and texts it must not. ``test_every_rule_has_cases`` makes a new rule come
+with its cases.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reviewer import rules
+from reviewer.models import ReviewRequest
+from reviewer.rubric import CRITERION_IDS
+from reviewer.rules.matching import match_rules
+from reviewer.rules.text import prepare
+
+# rule id -> (drafts that must match, drafts that must not)
+DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
+    "fake-apology.feelings": (
+        ["I'm sorry you feel that way.", "I’m sorry you’re upset.", "I am  sorry\nyou feel let down.",
+         "We're sorry that you were offended by the email.", "I regret that you feel this way.",
+         "Sorry to hear you are frustrated.", "I AM SORRY YOU FEEL THAT WAY"],
+        ["I'm sorry you were charged twice — that's our mistake.", "I'm sorry you haven't received your package.",
+         "I'm sorry you're upset because we sent the wrong size.", "I'm sorry your order arrived damaged."],
+    ),
+    "fake-apology.conditional": (
+        ["I'm sorry if you were inconvenienced.", "We apologize for any inconvenience this may have caused.",
+         "I apologize if anyone was offended.", "Sorry if this caused any confusion."],
+        ["I'm sorry for the inconvenience our late delivery caused.", "Let us know if you were charged.",
+         "I'm sorry, if you could send the order number I'll check."],
+    ),
+    "fake-apology.passive": (
+        ["Mistakes were made in handling your order.", "Errors have been made."],
+        ["We made a mistake with your order.", "I made an error in the address."],
+    ),
+    "hedged-apology.any": (
+        ["Sorry for any inconvenience.", "Apologies for any confusion.", "We regret any inconvenience.",
+         "I'm sorry for any trouble."],
+        ["Sorry for the delay and the trouble it caused.", "Is there any inconvenience we can fix?"],
+    ),
+    "hedged-apology.feelings-only": (
+        ["I'm sorry for the frustration!", "Sorry for your frustration.",
+         "I'm sorry to hear you've had a negative experience."],
+        ["I'm sorry for the frustration this late delivery caused.", "Sorry for the frustration of the delay.",
+         "I'm sorry to hear you've had a bad experience with the courier."],
+    ),
+    "apology.present": (
+        ["I'm so sorry!", "Our apologies for the delay.", "We apologise for the wrong item.", "Sorry about that.",
+         "I do aplogise for the wait."],
+        ["Sorry to bother you, but what is the order number?", "No need to apologize!", "Better safe than sorry."],
+    ),
+    "ownership.present": (
+        ["That's on us.", "This was our mistake.", "We dropped the ball.", "I'm sorry we've let you down.",
+         "You're right, this isn't acceptable.", "We got this wrong."],
+        ["That's not what we like to hear.", "This isn't the experience we aim to provide."],
+    ),
+    "blame.customer": (
+        ["You should have read the description.", "You failed to select express delivery.",
+         "As stated in our FAQ, returns take 14 days.", "It is your responsibility to check the address."],
+        ["You should receive it tomorrow.", "You should see the refund within 3 days.",
+         "If you have questions, reply here."],
+    ),
+    "blame.policy-shield": (
+        ["Per our policy, we can't refund this.", "As per our policy, returns close after 30 days.",
+         "Our policy does not allow refunds on sale items."],
+        ["I've updated our policy page link for you below.", "Your insurance policy number is on the letter."],
+    ),
+    "blame.others": (
+        ["The courier is responsible for the delay.", "This was caused by a system glitch.",
+         "We're short-staffed this week.", "Delays are due to high volume.", "That's beyond our control.",
+         "Unforeseen circumstances can cause delays."],
+        ["Who was the carrier for your order?", "I've asked the courier to redeliver today.",
+         "Our system shows the parcel at the depot."],
+    ),
+    "professional.condescension": (
+        ["Please calm down.", "As I already explained, the refund takes 5 days.", "Obviously the item was used.",
+         "With all due respect, that's incorrect.", "There is nothing we can do.",
+         "As requested earlier, please respond to the email.", "You must've received an email from us.",
+         "You might have received an email about this.", "That's quite a remark.",
+         "If you have responded to the email, we'll get back to you."],
+        ["We can do a replacement or a refund.", "I've explained the issue to the warehouse team.",
+         "You'll receive an email from us today."],
+    ),
+    "professional.as-provided-earlier": (
+        ["Kindly forward your details through the link provided earlier."],
+        ["Have you been able to reach us via the link previously provided?",
+         "Here is the link: https://example.com/help"],
+    ),
+    "professional.shouting": (
+        ["PLEASE READ THE EMAIL WE SENT.", "We said NO REFUNDS ON SALE items."],
+        ["Your UPS tracking shows AMZL US.", "I've sent it by DHL EXPRESS today.", "Thanks, Anna"],
+    ),
+    "professional.refusal": (
+        ["I'm afraid that wouldn't be possible.", "Remorse returns are not accepted.",
+         "We wouldn't be able to disclose the outcome."],
+        ["Returns are not accepted after 30 days, but I can make an exception for you.",
+         "We're unable to view account details via Twitter."],
+    ),
+    "professional.policy-lecture": (
+        ["Prime Two-Day Shipping refers to the transit time after the item ships.",
+         "Some items can take longer to process.", "Delivery estimates take the dispatch date and add transit."],
+        ["Your item will take two days to arrive.", "I'll check why the item is taking longer."],
+    ),
+    "professional.wait": (
+        ["Kindly wait and you shall receive an update.", "Request you to wait as we are working on it.",
+         "Please be patient."],
+        ["Please wait for the pickup e-mail before heading back.", "I'm sorry for the wait."],
+    ),
+    "professional.brush-off": (
+        ["Appreciate your understanding.", "We'll get back at the earliest.", "Please do not worry.",
+         "Thank you for your cooperation.", "I'll take this as a feedback."],
+        ["Thank you for your patience.", "I understand how worrying this is.", "We'll get back to you by 5pm today."],
+    ),
+    "professional.redirect": (
+        ["Kindly check and revert.", "Please revert to the email.", "Please respond to our latest correspondence.",
+         "Kindly request you to respond to our correspondence you have received."],
+        ["We'll check and revert by DM today.", "Please reply here with your order number."],
+    ),
+    "professional.thin-brush-off": (
+        ["Please keep us posted!", "Let us know how the conversation goes!", "Thanks for your patience.",
+         "Let us know if there's anything else we can assist with!"],
+        ["Let us know if you need more help with the link.", "Keep your receipt for the return."],
+    ),
+    "step.link": (["Reach us here: https://t.co/abc123", "See www.example.com/help"], ["Visit our website."]),
+    "step.contact": (
+        ["Please reach out to us by phone.", "Give us a call at 0800 123.", "DM us your details.",
+         "Let us know if it hasn't arrived by Friday.", "You can cancel for a refund here."],
+        ["We'd like to help!", "Let us know if there's anything else at all we can assist with!"],
+    ),
+    "step.commitment": (
+        ["I'll call you back today.", "We will refund it within 3-5 business days.", "I've issued a refund.",
+         "You'll see it on your statement.", "It will arrive by Friday.", "We can refund it right away."],
+        ["We'll look into it.", "We'll get back to you soon."],
+    ),
+    "step.vague": (["We'll look into it.", "We're working on your issue."], ["I've refunded the fee."]),
+    "step.re-ask": (
+        ["Please share your details here.", "Kindly check it here: https://t.co/x", "Please respond to the email."],
+        ["I've refunded you.", "Thank you for sharing."],
+    ),
+    "solution.remedy": (
+        ["I've issued a refund.", "You can find replacement options here.", "We'd like to escalate this.",
+         "I will send a new letter.", "We've rebooked you on the 6pm flight."],
+        ["Have you asked the bank how to receive the refund?", "Were you offered a refund?",
+         "Please reach out for available options."],
+    ),
+    "thanks.present": (
+        ["Thanks for letting us know!", "Thank you for your patience.", "We appreciate you reaching out."],
+        ["Thank you for your understanding.", "Appreciate your cooperation.", "No thanks to the courier."],
+    ),
+    "empathy.present": (
+        ["I understand how frustrating this is.", "That must be so frustrating.",
+         "I can imagine how annoying that was."],
+        ["I understand.", "Please understand our policy."],
+    ),
+    "empathy.specific": (
+        ["Sorry about the delay, especially considering it's a birthday gift.",
+         "I understand why you are upset, because the letter never arrived."],
+        ["I understand your frustration."],
+    ),
+    "feelings.dictated": (
+        ["There is no need to be upset.", "You shouldn't be angry about this.", "Don't be upset."],
+        ["Don't worry about the return label, I've sent it."],
+    ),
+    "question.focused": (
+        ["What does the tracking say?", "Could you tell me the order number.", "Please tell us more about it."],
+        ["Here is the link: https://example.com/?id=1", "Let us know if there's anything else."],
+    ),
+    "invite.preference": (
+        ["What would help most: a replacement or a refund?", "Would you prefer a refund?",
+         "Which option would you like?"],
+        ["Would you check the tracking page?", "What is your order number?"],
+    ),
+}
+
+# rule id -> ((customer, draft) pairs that must raise the rule's finding or signal, pairs that must not)
+CUSTOMER_CASES: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
+    "customer.repeat-contact": (
+        [("This is the third time my order is late.", "I'm sorry! What's the order number?"),
+         ("Emailed you twice and still no reply.", "Sorry about that. Please DM us."),
+         ("I have already contacted you about this.", "Please share your details here."),
+         ("It keeps happening with every order.", "Sorry! Which carrier was it?")],
+        [("You charged me twice!", "I'm sorry you were charged twice — that's our mistake."),
+         ("My order is late again.", "I'm sorry this has happened again. What's the order number?"),
+         ("The app crashes every time I open it.", "I'm sorry the app keeps crashing. Which phone is it?"),
+         ("Late again!", "I'm sorry. I've sent a replacement today.")],
+    ),
+    "customer.support-failed": (
+        [("Your customer service is useless.", "Sorry! Please contact us here: https://t.co/x"),
+         ("Speaking to support was a complete waste of time.", "Sorry to hear it. What did they say?")],
+        [("Your customer service is useless.", "I'm sorry our support team let you down; I'll take it over."),
+         ("Thanks, support was great.", "Glad to help!")],
+    ),
+    "customer.long-wait": (
+        [("Still no delivery after 2 weeks.", "Sorry!"), ("It's pending from last 2 months.", "Sorry!"),
+         ("It takes too much time.", "Sorry!")],
+        [("My parcel arrived damaged.", "Sorry!")],
+    ),
+    "customer.stated-need": (
+        [("I need it for my daughter's birthday on Saturday.", "Sorry! What's the order number?"),
+         ("I paid extra for one-day shipping.", "Sorry! What's the order number?")],
+        [("I need it for my daughter's birthday on Saturday.", "I'm sorry — I know it's for her birthday."),
+         ("I paid extra for one-day shipping.", "Sorry! I've refunded the shipping fee."),
+         ("My parcel is late.", "Sorry! What's the order number?")],
+    ),
+    "customer.rejected": (
+        [("I have already filled the form, it's no use.", "Kindly share your details here: https://t.co/x")],
+        [("I have already filled the form.", "I'm sorry. I've found your form and will call you today."),
+         ("I can't access the link.", "Try this link instead: https://t.co/y")],
+    ),
+    "customer.question": (
+        [("Why is my order late?", "Sorry!"), ("When will I get my refund?", "Sorry!")],
+        [("My order is late.", "Sorry!")],
+    ),
+}
+
+_RULES = {r.id: r for r in rules.rules()}
+
+
+def test_every_rule_has_cases() -> None:
+    assert set(_RULES) == set(DRAFT_CASES) | set(CUSTOMER_CASES)
+
+
+def _draft_hits(rule_id: str, draft: str) -> list[str]:
+    matches = match_rules((_RULES[rule_id],), prepare(draft), None)
+    return [draft[m.start:m.end] for m in matches.by_rule.get(rule_id, [])]
+
+
+@pytest.mark.parametrize(("rule_id", "text"), [(r, t) for r, (hits, _) in DRAFT_CASES.items() for t in hits])
+def test_rule_hits(rule_id: str, text: str) -> None:
+    assert _draft_hits(rule_id, text), f"{rule_id} should match {text!r}"
+
+
+@pytest.mark.parametrize(("rule_id", "text"), [(r, t) for r, (_, neg) in DRAFT_CASES.items() for t in neg])
+def test_rule_hard_negatives(rule_id: str, text: str) -> None:
+    assert not _draft_hits(rule_id, text), f"{rule_id} should not match {text!r}"
+
+
+def _customer_flagged(rule_id: str, customer: str, draft: str) -> bool:
+    """The rule's finding is raised, or (for a pure signal) it matched the customer's message."""
+    rule = _RULES[rule_id]
+    result = rules.run(ReviewRequest(draft=draft, customer_message=customer))
+    if rule.severity is None:
+        return bool(match_rules((rule,), prepare(draft), prepare(customer, mask_quotes=False)).by_rule)
+    return any(f.rule_id == rule_id for f in result.findings)
+
+
+@pytest.mark.parametrize(("rule_id", "customer", "draft"),
+                         [(r, c, d) for r, (hits, _) in CUSTOMER_CASES.items() for c, d in hits])
+def test_customer_rule_hits(rule_id: str, customer: str, draft: str) -> None:
+    assert _customer_flagged(rule_id, customer, draft)
+
+
+@pytest.mark.parametrize(("rule_id", "customer", "draft"),
+                         [(r, c, d) for r, (_, neg) in CUSTOMER_CASES.items() for c, d in neg])
+def test_customer_rule_hard_negatives(rule_id: str, customer: str, draft: str) -> None:
+    assert not _customer_flagged(rule_id, customer, draft)
+
+
+def test_prefilter_never_hides_a_match() -> None:
+    """For every case text, the derived literals of a rule occur wherever the rule matches."""
+    texts = [t for hits, neg in DRAFT_CASES.values() for t in hits + neg]
+    texts += [t for hits, neg in CUSTOMER_CASES.values() for pair in hits + neg for t in pair]
+    for rule in _RULES.values():
+        if rule.triggers is None:
+            continue
+        for text in texts:
+            prepared = prepare(text)
+            body = prepared.text if rule.case_sensitive else prepared.lower
+            if rule.regex.search(body):
+                assert any(t in body for t in rule.triggers), (rule.id, text)
+
+
+def test_spans_are_exact_offsets_into_the_original() -> None:
+    draft = "Hi Sam,\n\nI’M  sorry\nyou   feel that way. Per our policy, nothing we can do."
+    result = rules.run(ReviewRequest(draft=draft))
+    assert result.findings
+    for finding in result.findings:
+        assert finding.span is not None
+        assert draft[finding.span.start:finding.span.end] == finding.span.text
+        assert finding.span.source == "draft"
+    fake = next(f for f in result.findings if f.rule_id == "fake-apology.feelings")
+    assert fake.span is not None and fake.span.text == "sorry\nyou   feel"
+    assert fake.severity == "error" and fake.suggestion
+
+
+def test_customer_spans_point_into_the_customer_message() -> None:
+    customer = "Hello. This is the 3rd time I’ve written and I need it by Friday!"
+    result = rules.run(ReviewRequest(draft="Sorry! What's your order number?", customer_message=customer))
+    spans = [f.span for f in result.findings if f.span is not None and f.span.source == "customer_message"]
+    assert {s.text for s in spans} >= {"3rd time", "need it by"}
+    for span in spans:
+        assert customer[span.start:span.end] == span.text
+
+
+def test_quoted_customer_text_is_not_the_agent_speaking() -> None:
+    draft = ('You wrote "I\'m sorry you feel that way is all I got" and you are right.\n'
+             "> calm down, obviously\n"
+             "I'm sorry we let you down. I've refunded the fee today.")
+    result = rules.run(ReviewRequest(draft=draft))
+    assert not [f for f in result.findings if f.severity == "error"]
+
+
+def test_one_result_per_criterion_in_rubric_order_with_decided_flag() -> None:
+    result = rules.run(ReviewRequest(draft="Thanks for reaching out."))
+    assert [c.id for c in result.criteria] == list(CRITERION_IDS)
+    by_id = {c.id: c for c in result.criteria}
+    assert by_id["thanks-customer"].status == "pass" and by_id["thanks-customer"].decided
+    assert by_id["apologizes"].status == "fail" and by_id["apologizes"].decided
+    assert not by_id["understands-issue"].decided  # no question: were the facts already clear? text can't tell
+    assert not by_id["invites-input"].decided
+    assert all(c.explanation for c in result.criteria)
+
+
+def test_late_apology_fails_apologizes() -> None:
+    draft = ("Your parcel left our depot on Monday. The courier scanned it on Tuesday. "
+             "It is now at the local office. Sorry for the delay.")
+    result = rules.run(ReviewRequest(draft=draft))
+    apologizes = next(c for c in result.criteria if c.id == "apologizes")
+    assert apologizes.status == "fail" and "late" in apologizes.explanation
+
+
+def test_greeting_does_not_push_the_apology_out_of_the_first_two_sentences() -> None:
+    result = rules.run(ReviewRequest(draft="Hey Georgia! Oh no! Sorry your package hasn't arrived."))
+    assert next(c for c in result.criteria if c.id == "apologizes").status == "pass"
+
+
+def test_rules_version_is_semver() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", rules.RULES_VERSION)
