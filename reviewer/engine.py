@@ -108,7 +108,7 @@ async def _model_review(
     engine.prompt_version = prompt.ref
 
     def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
-        return prompts.render(prompt, request, found.findings, schema)
+        return prompts.render(prompt, request, found.findings, schema, found.criteria)
 
     candidates = [model, *(m for m in settings.fallback_models if m != model)]
     failures: list[str] = []
@@ -158,7 +158,7 @@ async def _verified_rewrite(
             schema: dict[str, Any] | None, current: str = text, listed: list[str] = problems
         ) -> list[dict[str, str]]:
             return [
-                *prompts.render(prompt, request, found.findings, None),
+                *prompts.render(prompt, request, found.findings, None, found.criteria),
                 {"role": "assistant", "content": json.dumps({"rewrite": current})},
                 {"role": "user", "content": rewrite.reask_text(listed, schema)},
             ]

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from reviewer.models import Finding, ReviewRequest
+from reviewer.models import CriterionResult, Finding, ReviewRequest
 
 DEFAULT_PROMPT = "review@v1"
 LOCK_FILE = "LOCK"
@@ -247,18 +247,32 @@ def schema_instructions(schema: dict[str, Any] | None) -> str:
     return "The JSON object must follow this JSON schema exactly:\n" + json.dumps(schema, separators=(",", ":"))
 
 
+def describe_criteria(criteria: list[CriterionResult]) -> tuple[str, str]:
+    """What the rules decided (``id: status`` lines) and the ids they abstained on."""
+    decided = [f"{c.id}: {c.status}" for c in criteria if c.decided]
+    abstained = [c.id for c in criteria if not c.decided]
+    return ("\n".join(decided) or "none"), (", ".join(abstained) or "none")
+
+
 def render(
     prompt: Prompt,
     request: ReviewRequest,
     findings: list[Finding],
     schema: dict[str, Any] | None = None,
+    criteria: list[CriterionResult] | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages for one review: system (rubric, rules) and user (the untrusted blocks).
 
     ``schema`` is written into the prompt when given (JSON mode); leave it None when the
     call constrains the output with ``response_format`` json_schema instead.
+    Placeholders a prompt may use: ``schema``, ``draft``, ``customer_message``,
+    ``context``, ``rule_findings``, ``rules_decided`` (``id: status`` lines for the
+    criteria the rules decided) and ``rules_abstained`` (ids they could not decide).
     """
+    decided, abstained = describe_criteria(criteria or [])
     values = {
+        "rules_decided": decided,
+        "rules_abstained": abstained,
         "schema": schema_instructions(schema),
         "draft": defang(request.draft),
         "customer_message": defang(request.customer_message) if request.customer_message else "(not given)",

@@ -81,3 +81,14 @@ def test_prompts_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == ""
     assert main(["prompts", "show", "review@v404"]) == 2
     assert "unknown prompt" in capsys.readouterr().err
+
+
+def test_rules_decisions_are_available_to_prompts() -> None:
+    from reviewer.models import CriterionResult
+
+    criteria = [CriterionResult(id="apologizes", status="fail", explanation="x", decided=True),
+                CriterionResult(id="owns-it", status="na", explanation="x", decided=False)]
+    template = prompts.parse("---\nid: t\nversion: v1\ndescription: d\n---\n# system\n{{rules_decided}}\n"
+                             "# user\n{{rules_abstained}}\n")
+    system, user = prompts.render(template, ReviewRequest(draft="hi"), [], None, criteria)
+    assert system["content"] == "apologizes: fail" and user["content"] == "owns-it"
