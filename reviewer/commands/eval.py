@@ -24,7 +24,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--api-base", help="the model's API base URL (REVIEWER_API_BASE)")
     parser.add_argument("--prompt", metavar="ID@VERSION", help="prompt version (default: REVIEWER_PROMPT or review@v1)")
     parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="cases reviewed at once (default 4)")
-    parser.add_argument("--baseline", type=Path, metavar="FILE", help="accepted report to gate against")
+    parser.add_argument("--baseline", type=Path, metavar="FILE|auto",
+                        help="accepted report to gate against; 'auto' = evals/baselines/<prompt>__<model>.json "
+                        "when it exists")
     parser.add_argument("--update-baseline", action="store_true",
                         help="write this run as the baseline "
                         "(to --baseline, else evals/baselines/<prompt>__<model>.json)")

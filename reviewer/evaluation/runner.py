@@ -44,17 +44,17 @@ class CaseOutcome:
 
 @dataclass
 class _Capture:
-    """Wraps a completion function and keeps the first answer of each case (the review call)."""
+    """Wraps a completion function and keeps every raw answer per case, to read the model's own judgement."""
 
     inner: CompletionFn
-    first_answers: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, list[str]] = field(default_factory=dict)
 
     async def __call__(self, **kwargs: Any) -> Any:
         response = await self.inner(**kwargs)
         case = current_case.get()
-        if case is not None and case not in self.first_answers:
+        if case is not None:
             with contextlib.suppress(AttributeError, IndexError):
-                self.first_answers[case] = str(response.choices[0].message.content or "")
+                self.answers.setdefault(case, []).append(str(response.choices[0].message.content or ""))
         return response
 
 
@@ -150,8 +150,9 @@ class Runner:
         outcome = CaseOutcome(case, review, latency)
         if self.model != RULES_MODEL:
             outcome.rules_review = engine.check(case.input)
-            raw = self._capture.first_answers.get(case.id) if self._capture else None
-            judged = model_judgement(raw) if raw else None
+            answers = self._capture.answers.get(case.id, []) if self._capture else []
+            # the first answer that parses as a review (a re-ask may follow an invalid one)
+            judged = next((j for j in map(model_judgement, answers) if j is not None), None)
             if judged is not None:
                 outcome.model_criteria, outcome.model_verdict = judged
         return outcome

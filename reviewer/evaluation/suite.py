@@ -22,6 +22,7 @@ from reviewer.evaluation.recordings import RecordingCompletion, RecordingStore, 
 from reviewer.evaluation.runner import RULES_MODEL, CaseOutcome, Mode, Runner, engine_accepts_completion
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+AUTO_BASELINE = "auto"  # --baseline auto: evals/baselines/<prompt>__<model>.json when it exists
 
 
 class EvalUsageError(ValueError):
@@ -80,9 +81,21 @@ def baseline_name(case_set: str, model: str, prompt: str | None) -> str:
 
 def baseline_view(full: dict[str, Any]) -> dict[str, Any]:
     """What a baseline keeps: the run, the metrics and each case's outcome, but no draft or rewrite text."""
-    keep = ("id", "passed", "failures", "verdict", "criteria", "rules_verdict", "model_verdict")
-    return {"run": full["run"], "metrics": full["metrics"],
-            "cases": [{k: case[k] for k in keep if k in case} for case in full["cases"]]}
+    keep = ("id", "passed", "failures", "verdict", "rules_verdict", "model_verdict")
+    cases = []
+    for case in full["cases"]:
+        slim = {k: case[k] for k in keep if k in case}
+        slim["criteria"] = {cid: {k: v for k, v in entry.items() if k in ("expected", "got", "rules", "model")}
+                            for cid, entry in case["criteria"].items()}
+        cases.append(slim)
+    return {"run": full["run"], "metrics": full["metrics"], "cases": cases}
+
+
+def dump_baseline(view: dict[str, Any]) -> str:
+    """Readable in a diff: the run and metrics indented, one line per case."""
+    head = json.dumps({"run": view["run"], "metrics": view["metrics"]}, indent=1, ensure_ascii=False)
+    lines = ",\n".join(json.dumps(case, ensure_ascii=False) for case in view["cases"])
+    return head[:-2] + ',\n "cases": [\n' + lines + "\n ]\n}\n"
 
 
 def _prompt_hash(prompt: str) -> str:
@@ -148,6 +161,11 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     }
     messages: list[str] = []
     exit_code = 0
+    if options.baseline is not None and str(options.baseline) == AUTO_BASELINE:
+        options.baseline = evals_dir() / "baselines" / baseline_name(case_set, model, prompt)
+        if not options.baseline.is_file() and not options.update_baseline:
+            messages.append(f"no accepted baseline at {options.baseline}; reported without a gate")
+            options.baseline = None
     if recorder is not None:
         if recorder.misses:
             unique = sorted(set(recorder.misses))
@@ -175,7 +193,7 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     if options.update_baseline:
         target = options.baseline or evals_dir() / "baselines" / baseline_name(case_set, model, prompt)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(baseline_view(full), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        target.write_text(dump_baseline(baseline_view(full)), encoding="utf-8")
         paths["baseline"] = target
         messages.append(f"baseline written: {target}")
     return EvalRun(full, paths, exit_code, messages)

