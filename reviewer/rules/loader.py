@@ -78,8 +78,13 @@ def compile_patterns(patterns: list[str], macros: dict[str, str], case_sensitive
     return re.compile(r"(?<![\w'])(?:" + body + r")(?![\w'])" if anchored else body)
 
 
+# libyaml's C loader when PyYAML has it (parsing the rule files is a large share of `reviewer check`'s cold start)
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(name: str) -> Any:
-    return yaml.safe_load(resources.files("reviewer.rules").joinpath("data", name).read_text(encoding="utf-8"))
+    text = resources.files("reviewer.rules").joinpath("data", name).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader, C or pure Python
 
 
 def load_rules() -> tuple[Rule, ...]:
