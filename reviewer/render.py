@@ -151,7 +151,7 @@ def _finding_text(result: Result, finding: Finding) -> RenderableType:
     if finding.suggestion:
         body.append("\nsuggestion: ", style="green")
         body.append(finding.suggestion)
-    return Group(header, Padding(body, (0, 0, 0, 6)))
+    return Group(header, Padding(body, (0, 0, 0, 6), expand=False))
 
 
 def _judged(criterion: CriterionResult) -> Text:
