@@ -362,6 +362,10 @@ class ModelCaller:
             wait_exponential_jitter,
         )
 
+        if self._completion is None:
+            import litellm  # imported before any timer starts: a cold import is not the model's slowness
+
+            litellm.suppress_debug_info = True
         settings = self.settings
         exponential = wait_exponential_jitter(
             multiplier=settings.backoff_initial_s, jitter=settings.backoff_initial_s, max=settings.backoff_max_s
@@ -372,7 +376,8 @@ class ModelCaller:
             told = retry_after_s(exc) if exc is not None else None
             seconds = told if told is not None else float(exponential(state))
             if seconds >= self.deadline.remaining:
-                raise _GiveUp(f"waiting {seconds:.1f}s would pass the deadline")
+                last = describe_error(exc) if exc is not None else "a failed attempt"
+                raise _GiveUp(f"{last}; retrying in {seconds:.1f}s would pass the review's deadline")
             self.stats.retry_waits.append(seconds)
             return seconds
 
@@ -390,7 +395,7 @@ class ModelCaller:
                         raise _GiveUp("the review's deadline has passed")
                     timeout = min(settings.timeout_s, remaining)
                     self.stats.attempts += 1
-                    async with asyncio.timeout(timeout + 1.0):  # backstop if a client ignores its timeout
+                    async with asyncio.timeout(timeout + 5.0):  # backstop if a client ignores its timeout
                         response = await self._complete(
                             **kwargs, timeout=timeout, num_retries=0, max_retries=0, stream=False
                         )

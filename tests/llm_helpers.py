@@ -30,8 +30,8 @@ def fast_settings(fake: FakeLLM, model: str = "openai/primary", **overrides: Any
         "api_key": "sk-test",
         "backoff_initial_s": 0.01,
         "backoff_max_s": 0.05,
-        "timeout_s": 5.0,
-        "deadline_s": 30.0,
+        "timeout_s": 30.0,  # generous: the machine is shared; tests that need a timeout set a short one
+        "deadline_s": 60.0,
         "max_retries": 2,
         "fallback_models": [],
     }
