@@ -29,7 +29,7 @@ from reviewer.rules.prefilter import required_literals
 
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
 _UPPER_OUTSIDE_ESCAPE = re.compile(r"(?<!\\)[A-Z]")
-MAX_TRIGGERS = 40  # beyond this many, checking the literals costs about as much as the regex
+MAX_TRIGGERS = 60  # beyond this many, checking the literals costs about as much as the regex
 CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "no-step", "re-ask", "customer-need"})
 
 

@@ -18,6 +18,13 @@ from typing import Any
 sre_parse: Any = importlib.import_module("re._parser")
 sre_c: Any = importlib.import_module("re._constants")
 
+# Words in nearly every reply: a piece among them filters little, so other pieces are preferred.
+_COMMON_WORDS = (
+    "a an and are as at be been but can do for get had has have he her his i i'm if in is it it's its me my no "
+    "not now of on one or our out please so th that the their them there they this to up us was we we'll "
+    "we're were what when will with would you your"
+)
+COMMON = frozenset(_COMMON_WORDS.split(" "))
 MIN_LENGTH = 2  # shorter pieces occur in nearly every text and filter nothing (rare punctuation such as "?" excepted)
 
 
@@ -64,7 +71,12 @@ def _sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
     close_run()
     if not candidates:
         return None
-    return max(candidates, key=lambda c: (min(len(s) for s in c), -len(c)))
+    return max(candidates, key=_selectivity)
+
+
+def _selectivity(pieces: set[str]) -> tuple[int, int, int]:
+    """Fewer common words first, then longer shortest piece, then fewer pieces."""
+    return (-sum(p.strip() in COMMON for p in pieces), min(len(p) for p in pieces), -len(pieces))
 
 
 def _branches(branches: list[Any]) -> set[str] | None:
