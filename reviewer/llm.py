@@ -318,7 +318,10 @@ class ModelCaller:
         when it must be written into the prompt (JSON mode), None when response_format
         carries it.
         """
-        litellm_model, connection, schema_support = await self.route(model)
+        try:
+            litellm_model, connection, schema_support = await self.route(model)
+        except Exception as exc:  # e.g. the local model's weights are missing or fail their hash check
+            raise ModelFailed(f"cannot reach the model: {describe_error(exc)}") from exc
         schema = json_schema(output_model)
         if self.wants_json_schema(litellm_model, connection.get("api_base"), schema_support):
             response_format: dict[str, Any] = {

@@ -235,3 +235,19 @@ def test_retry_after_forms() -> None:
     later = parse_retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True))
     assert later is not None and 25 < later <= 30
     assert parse_retry_after("soon") is None
+
+
+async def test_a_model_that_cannot_be_routed_is_a_failure_not_an_exception(
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reviewer import local
+
+    async def broken_route(model: str, settings: object = None) -> tuple[str, dict[str, Any]]:
+        raise RuntimeError("weights failed their sha256 check")
+
+    monkeypatch.setattr(local, "alitellm_route", broken_route)
+    fake_llm.script(model_answer(DRAFT), model="backup")
+    settings = fast_settings(fake_llm, model="local/qwen2.5-coder-1.5b", fallback_models=["openai/backup"])
+    review = await engine.areview(request_for(), settings)
+    assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1
+    assert [r.model for r in fake_llm.chat_requests] == ["backup"]
