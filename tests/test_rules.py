@@ -75,14 +75,29 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Who was the carrier for your order?", "I've asked the courier to redeliver today.",
          "Our system shows the parcel at the depot."],
     ),
+    "professional.as-explained": (
+        ["As I already explained, the refund takes 5 days.", "As requested earlier, please respond to the email.",
+         "We earlier requested you to not share details.", "As mentioned earlier, we'll update you."],
+        ["I've explained the issue to the warehouse team.", "As you requested, I've cancelled it."],
+    ),
     "professional.condescension": (
-        ["Please calm down.", "As I already explained, the refund takes 5 days.", "Obviously the item was used.",
-         "With all due respect, that's incorrect.", "There is nothing we can do.",
-         "As requested earlier, please respond to the email.", "You must've received an email from us.",
-         "You might have received an email about this.", "That's quite a remark.",
-         "If you have responded to the email, we'll get back to you."],
-        ["We can do a replacement or a refund.", "I've explained the issue to the warehouse team.",
-         "You'll receive an email from us today."],
+        ["Please calm down.", "Obviously the item was used.", "With all due respect, that's incorrect.",
+         "That's quite a remark."],
+        ["We can do a replacement or a refund.", "I'll respect your choice."],
+    ),
+    "professional.you-missed-it": (
+        ["You must've received an email from us.", "You might have received an email about this.",
+         "Please read our email again."],
+        ["You'll receive an email from us today.", "Have you received our email?"],
+    ),
+    "professional.nothing-we-can-do": (
+        ["There is nothing we can do.", "Unfortunately there's nothing more we can do."],
+        ["There's nothing to pay.", "We can do a replacement."],
+    ),
+    "professional.doubting": (
+        ["If you have responded to the email, we'll get back to you.",
+         "If we have missed our delivery promise, sorry."],
+        ["If you have questions, reply here.", "If you haven't received it by Friday, let us know."],
     ),
     "professional.as-provided-earlier": (
         ["Kindly forward your details through the link provided earlier."],
