@@ -45,6 +45,7 @@ class Rule:
     suggestion: str | None = None
     scope: str = "draft"  # draft | customer
     unless: re.Pattern[str] | None = None  # a hard negative in the same sentence cancels the match
+    requires: re.Pattern[str] | None = None  # the match counts only with this in the same sentence
     error_when: tuple[str, ...] = ()  # conditions that raise a warning to an error
     only_when: tuple[str, ...] = ()  # conditions that must all hold for the rule to fire
     addressed_by: re.Pattern[str] | None = None  # customer rules: the draft answers the point
@@ -131,6 +132,8 @@ def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
         suggestion=raw.get("suggestion"),
         scope=raw.get("scope", "draft"),
         unless=compile_patterns(raw["unless"], macros) if raw.get("unless") else None,
+        requires=compile_patterns(raw["requires_in_sentence"], macros, anchored=False)
+        if raw.get("requires_in_sentence") else None,
         error_when=tuple(raw.get("error_when", ())),
         only_when=tuple(raw.get("only_when", ())),
         addressed_by=compile_patterns(raw["addressed_by"], macros) if raw.get("addressed_by") else None,

@@ -47,7 +47,7 @@ def match_rules(rules: tuple[Rule, ...], draft: Prepared, customer: Prepared | N
         hits = [
             Match(rule, m.start(), m.end())
             for m in rule.regex.finditer(text)
-            if m.end() > m.start() and not _cancelled(rule, prepared, m.start())
+            if m.end() > m.start() and not _cancelled(rule, prepared, m.start(), m.end())
         ]
         if hits and rule.whole_sentence:
             hits = _whole_sentences(hits, prepared)
@@ -83,12 +83,18 @@ def _any_in(pieces: tuple[str, ...], text: str) -> bool:
     return False
 
 
-def _cancelled(rule: Rule, prepared: Prepared, pos: int) -> bool:
-    """A hard negative (``unless``) anywhere in the same sentence cancels the match."""
-    if rule.unless is None:
+def _cancelled(rule: Rule, prepared: Prepared, pos: int, pos_end: int) -> bool:
+    """A hard negative (``unless``) in the same sentence cancels the match, and so does a missing
+    ``requires`` (looked for in the sentence outside the match itself)."""
+    if rule.unless is None and rule.requires is None:
         return False
     start, end = prepared.sentences[prepared.sentence_index(pos)]
-    return rule.unless.search(prepared.lower, start, end) is not None
+    if rule.unless is not None and rule.unless.search(prepared.lower, start, end) is not None:
+        return True
+    if rule.requires is None:
+        return False
+    return (rule.requires.search(prepared.lower, start, pos) is None
+            and rule.requires.search(prepared.lower, min(pos_end, end), end) is None)
 
 
 def span_of(prepared: Prepared, start: int, end: int, source: str) -> Span:
