@@ -22,14 +22,20 @@ else
     echo "skip: realworld-dev eval (no shared/realworld/labels_dev.jsonl beside the checkout; set REVIEWER_SHARED_DIR)"
 fi
 
-# The embedded local model's name, or "-" when it isn't available.
-LOCAL_MODEL=$("$PY" -c "
+# The embedded local model's name ("-" when it isn't available), and whether its golden baseline
+# was accepted from recorded responses (then they replay here, with no model, on every run).
+read -r LOCAL_MODEL REPLAYABLE < <("$PY" -c "
+import json
 from reviewer import local
 from reviewer.config import Settings
-print(local.default_model(Settings()) or '-')" 2>/dev/null) || LOCAL_MODEL="-"
+from reviewer.evaluation.suite import baseline_name, evals_dir
+settings = Settings()
+model = local.default_model(settings)
+path = evals_dir() / 'baselines' / baseline_name('golden', model or '-', settings.prompt)
+replayable = path.is_file() and json.loads(path.read_text())['run']['mode'] in ('record', 'replay')
+print(model or '-', 'yes' if replayable else 'no')" 2>/dev/null) || { LOCAL_MODEL="-"; REPLAYABLE="no"; }
 
-if [ "$LOCAL_MODEL" != "-" ] && ls evals/recordings/*.jsonl >/dev/null 2>&1; then
-    # Recorded responses replay without the model; gated by the model's baseline when one is accepted.
+if [ "$LOCAL_MODEL" != "-" ] && [ "$REPLAYABLE" = "yes" ]; then
     eval_cmd --model "$LOCAL_MODEL" --replay --baseline auto --out "$OUT/golden__replay"
 fi
 

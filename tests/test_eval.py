@@ -239,3 +239,16 @@ def test_malformed_case_file_names_the_case(tmp_path: Path, capsys: pytest.Captu
     assert run_eval("--model", "rules", "--cases", path, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert "t-fake-apology" in err and "expect.verdict" in err
+
+
+def test_recording_more_cases_keeps_what_was_recorded_before(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.responder = responder(GOOD_REWRITE_OF_FAKE)
+    recordings = tmp_path / "recordings"
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(yaml.safe_dump(CASES[:1]), encoding="utf-8")
+    second.write_text(yaml.safe_dump(CASES[1:]), encoding="utf-8")
+    for cases in (first, second):
+        assert run_eval(*llm_args(fake_llm, cases, tmp_path / cases.stem), "--record", "--recordings", recordings) == 0
+    fake_llm.stop()
+    both = write_cases(tmp_path)
+    assert run_eval(*llm_args(None, both, tmp_path / "both"), "--replay", "--recordings", recordings) == 0

@@ -2,6 +2,8 @@
 
 ``--record`` wraps the real completion function and stores every response,
 keyed by the model, the prompt's content hash and the request messages.
+A re-run of ``--record`` serves what is already recorded and saves each new
+response as it arrives, so an interrupted recording resumes where it stopped.
 ``--replay`` serves those responses instead of calling a model. A request that
 was never recorded is a *miss*; when the same case was recorded under another
 hash of the same prompt version, the miss says the prompt changed.
@@ -46,8 +48,13 @@ class RecordingStore:
     folder: Path
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _dirty_models: set[str] = field(default_factory=set)
+    _loaded: set[str] = field(default_factory=set)
 
     def load_model(self, model: str) -> None:
+        """Read the model's file once (entries already in memory win)."""
+        if model in self._loaded:
+            return
+        self._loaded.add(model)
         path = self.folder / f"{model_slug(model)}.jsonl"
         if not path.is_file():
             return
@@ -111,6 +118,7 @@ class RecordingCompletion:
     inner: CompletionFn | None = None
     misses: list[str] = field(default_factory=list)
     calls: int = 0
+    resumed: int = 0
 
     async def __call__(self, **kwargs: Any) -> Any:
         import litellm
@@ -120,10 +128,8 @@ class RecordingCompletion:
         key = request_key(model, self.prompt_hash, kwargs.get("messages"))
         case = current_case.get()
         if self.mode == "replay":
+            self.store.load_model(model)
             entry = self.store.get(key)
-            if entry is None and model not in {e["model"] for e in self.store.entries.values()}:
-                self.store.load_model(model)
-                entry = self.store.get(key)
             if entry is None:
                 message = self.store.explain_miss(model, self.prompt, self.prompt_hash, case)
                 self.misses.append(message)
@@ -134,6 +140,11 @@ class RecordingCompletion:
             return response
         if self.inner is None:
             raise RuntimeError("recording needs the real completion function")
+        self.store.load_model(model)  # keep what was recorded before (other cases, other prompts)
+        recorded = self.store.get(key)
+        if recorded is not None:  # resuming an interrupted recording: never ask the model twice
+            self.resumed += 1
+            return litellm.ModelResponse(**recorded["response"])
         response = await self.inner(**kwargs)
         hidden = getattr(response, "_hidden_params", None) or {}
         self.store.put({
@@ -145,4 +156,5 @@ class RecordingCompletion:
             "response": response.model_dump(),
             "cost_usd": hidden.get("response_cost"),
         })
+        self.store.save()  # each response on disk at once: a killed recording loses nothing
         return response
