@@ -252,3 +252,22 @@ def test_recording_more_cases_keeps_what_was_recorded_before(fake_llm: FakeLLM, 
     fake_llm.stop()
     both = write_cases(tmp_path)
     assert run_eval(*llm_args(None, both, tmp_path / "both"), "--replay", "--recordings", recordings) == 0
+
+
+def test_replaying_the_local_model_never_routes_to_its_runtime() -> None:
+    from reviewer.config import Settings
+    from reviewer.evaluation.suite import _without_local_runtime
+
+    settings = _without_local_runtime(Settings(model="local/qwen2.5-coder-1.5b", fallback_models=["openai/x"]))
+    assert settings.model == "openai/qwen2.5-coder-1.5b" and settings.fallback_models == ["openai/x"]
+    assert settings.api_base == DEAD_API_BASE
+    assert _without_local_runtime(Settings(model="openai/y")).api_base is None
+
+
+def test_a_model_that_always_fails_gives_degraded_reviews_not_a_crash(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.responder = lambda request: 400  # a client error: no retries, straight to the rules review
+    out = tmp_path / "out"
+    assert run_eval(*llm_args(fake_llm, write_cases(tmp_path), out)) == 0
+    report = load_report(out)
+    assert report["metrics"]["cases"]["degraded"] == 2 and report["metrics"]["cases"]["errors"] == 0
+    assert "rewrite: no rewrite returned" in report["cases"][0]["failures"]

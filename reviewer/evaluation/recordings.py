@@ -58,17 +58,27 @@ class RecordingStore:
         path = self.folder / f"{model_slug(model)}.jsonl"
         if not path.is_file():
             return
+        from_file: dict[str, dict[str, Any]] = {}
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                entry = json.loads(line)
-                self.entries.setdefault(entry["key"], entry)
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by an interrupted recording
+                from_file[entry["key"]] = entry  # a later line is a newer recording
+        for key, entry in from_file.items():
+            self.entries.setdefault(key, entry)
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self.entries.get(key)
 
     def put(self, entry: dict[str, Any]) -> None:
+        """Keep a new response, appended to the model's file at once so an interrupted run loses nothing."""
         self.entries[entry["key"]] = entry
         self._dirty_models.add(entry["model"])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / f"{model_slug(entry['model'])}.jsonl").open("a", encoding="utf-8") as file:
+            file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
 
     def drop_stale(self, prompt: str, prompt_hash: str) -> None:
         """Forget responses recorded under an older hash of ``prompt`` (re-recording replaces them)."""
@@ -78,7 +88,7 @@ class RecordingStore:
                 del self.entries[key]
 
     def save(self) -> list[Path]:
-        """Write the files of every model that got new responses; return their paths."""
+        """Rewrite the files of every model that got new responses, sorted and without duplicates."""
         written = []
         self.folder.mkdir(parents=True, exist_ok=True)
         for model in sorted(self._dirty_models):
