@@ -54,8 +54,10 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "ownership.present": (
         ["That's on us.", "This was our mistake.", "We dropped the ball.", "I'm sorry we've let you down.",
-         "You're right, this isn't acceptable.", "We got this wrong."],
-        ["That's not what we like to hear.", "This isn't the experience we aim to provide."],
+         "You're right, this isn't acceptable.", "We got this wrong.", "That is a real failure on our part.",
+         "The payment was blocked by mistake."],
+        ["That's not what we like to hear.", "This isn't the experience we aim to provide.",
+         "Please don't share your order number here."],
     ),
     "blame.customer": (
         ["You should have read the description.", "You failed to select express delivery.",
@@ -82,7 +84,8 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "professional.condescension": (
         ["Please calm down.", "Obviously the item was used.", "With all due respect, that's incorrect.",
-         "That's quite a remark."],
+         "That's quite a remark.", "Well, congratulations on finding the one bug nobody else has reported.",
+         "We'll get right on it, I'm sure."],
         ["We can do a replacement or a refund.", "I'll respect your choice."],
     ),
     "professional.you-missed-it": (
@@ -116,7 +119,8 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "professional.policy-lecture": (
         ["Prime Two-Day Shipping refers to the transit time after the item ships.",
-         "Some items can take longer to process.", "Delivery estimates take the dispatch date and add transit."],
+         "Some items can take longer to process.", "Delivery estimates take the dispatch date and add transit.",
+         "Two-day shipping refers to the time in transit once dispatched. Your parcel is therefore not late."],
         ["Your item will take two days to arrive.", "I'll check why the item is taking longer."],
     ),
     "professional.wait": (
@@ -139,7 +143,10 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
          "Let us know if there's anything else we can assist with!"],
         ["Let us know if you need more help with the link.", "Keep your receipt for the return."],
     ),
-    "step.link": (["Reach us here: https://t.co/abc123", "See www.example.com/help"], ["Visit our website."]),
+    "step.link": (
+        ["Reach us here: https://t.co/abc123", "See www.example.com/help", "Track it: https://x.co/t/1"],
+        ["Visit our website.", "Sorry to hear this. https://help.example.com/contact"],
+    ),
     "step.contact": (
         ["Please reach out to us by phone.", "Give us a call at 0800 123.", "DM us your details.",
          "Let us know if it hasn't arrived by Friday.", "You can cancel for a refund here."],
@@ -147,7 +154,9 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "step.commitment": (
         ["I'll call you back today.", "We will refund it within 3-5 business days.", "I've issued a refund.",
-         "You'll see it on your statement.", "It will arrive by Friday.", "We can refund it right away."],
+         "You'll see it on your statement.", "It will arrive by Friday.", "We can refund it right away.",
+         "An engineer will visit tomorrow between 1pm and 5pm.", "A new pair is going out today.",
+         "They're restored now.", "I'll do it within the hour."],
         ["We'll look into it.", "We'll get back to you soon."],
     ),
     "step.vague": (["We'll look into it.", "We're working on your issue."], ["I've refunded the fee."]),
@@ -179,6 +188,17 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["There is no need to be upset.", "You shouldn't be angry about this.", "Don't be upset."],
         ["Don't worry about the return label, I've sent it."],
     ),
+    "fake-apology.other-language": (
+        ["Es tut mir leid, dass Sie sich so fühlen.", "Nous sommes désolés si vous avez été contrarié.",
+         "Lamento que se sienta así.", "Het spijt me dat u zich zo voelt."],
+        ["Es tut mir leid, dass Ihr Paket zu spät kam.", "Nous sommes désolés pour ce retard.",
+         "Siento mucho que su pedido llegara dañado."],
+    ),
+    "apology.other-language": (
+        ["Es tut uns sehr leid.", "Nous sommes désolés.", "Siento mucho el retraso.", "Onze excuses.",
+         "Ci dispiace molto.", "Pedimos desculpas."],
+        ["Bitte senden Sie uns Ihre Bestellnummer.", "Votre colis arrivera demain."],
+    ),
     "question.focused": (
         ["What does the tracking say?", "Could you tell me the order number.", "Please tell us more about it."],
         ["Here is the link: https://example.com/?id=1", "Let us know if there's anything else."],
@@ -197,10 +217,13 @@ CUSTOMER_CASES: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] =
          ("Emailed you twice and still no reply.", "Sorry about that. Please DM us."),
          ("I have already contacted you about this.", "Please share your details here."),
          ("It keeps happening with every order.", "Sorry! Which carrier was it?"),
+         ("My router is STILL dropping out. I've restarted it ten times.",
+          "I'm sorry. Have you tried switching it off and on again?"),
          ("Late deliveries, like five in a row now.", "Sorry! Which carrier was it?"),
          ("4th delay in 90 days.", "Sorry! Which carrier was it?"),
          ("Heard nothing back from customer services.", "Sorry! Please reach us here.")],
         [("You charged me twice!", "I'm sorry you were charged twice — that's our mistake."),
+         ("Cold food at your restaurant. Never again.", "I'm sorry. Which night did you visit?"),
          ("My order is late again.", "I'm sorry this has happened again. What's the order number?"),
          ("The app crashes every time I open it.", "I'm sorry the app keeps crashing. Which phone is it?"),
          ("Late again!", "I'm sorry. I've sent a replacement today.")],
@@ -352,3 +375,19 @@ def test_greeting_does_not_push_the_apology_out_of_the_first_two_sentences() -> 
 
 def test_rules_version_is_semver() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", rules.RULES_VERSION)
+
+
+def test_a_draft_in_another_language_gets_only_what_the_rules_can_read() -> None:
+    spanish = "Siento mucho que su pedido llegara dañado. Le enviamos uno nuevo hoy. Gracias por avisarnos."
+    result = rules.run(ReviewRequest(draft=spanish))
+    by_id = {c.id: c for c in result.criteria}
+    assert by_id["apologizes"].status == "pass" and by_id["apologizes"].decided
+    assert not result.findings
+    assert all(not c.decided for cid, c in by_id.items() if cid != "apologizes")
+    german = rules.run(ReviewRequest(draft="Es tut mir leid, dass Sie sich so fühlen. Wir können nichts tun."))
+    assert [f.severity for f in german.findings] == ["error"]
+
+
+def test_stated_language_wins_over_the_words() -> None:
+    request = ReviewRequest(draft="Sorry about that, we'll fix it today.", context={"language": "de"})
+    assert all(c.status == "na" or not c.decided or c.id == "apologizes" for c in rules.run(request).criteria)

@@ -55,6 +55,21 @@ GOLDEN: list[tuple[str, str, str | None]] = [
     ("block", "Kindly wait, we will get back to you.", "It's been two weeks and nobody has answered me."),
     ("block", "As requested earlier, please respond to our email.", "I have already replied to your email twice!"),
     ("block", "Thanks for your patience.", "Still no shipping information a week later."),
+    ("block", "Well, congratulations on finding the one bug nobody else has reported. We'll get right on it, I'm sure.",
+     "Your app crashes every time I try to pay."),
+    ("block", "Two-day shipping refers to the time in transit once the item has been dispatched. Your parcel is "
+              "therefore not late.", "I paid for two-day shipping five days ago and I still have nothing."),
+    ("revise", "Sorry to hear this. https://help.example.com/contact",
+     "I was charged but my order never went through."),
+    ("revise", "I'm sorry your router isn't working. Have you tried switching it off and on again?",
+     "My router is STILL dropping out every hour. I've restarted it ten times as your last three agents told me to."),
+    ("send", "That's not the evening we wanted for you, and I'm sorry. Which night did you visit? I'd like to speak "
+             "to the team and make it right.", "Waited an hour for cold food at your restaurant. Never again."),
+    ("block", "Es tut mir leid, dass Sie sich so fühlen. Laut unseren Richtlinien können wir leider nichts tun.",
+     "Meine Bestellung ist seit zwei Wochen unterwegs."),
+    ("block", "Nous sommes désolés si vous avez été contrarié par ce retard.", "Mon colis a une semaine de retard."),
+    ("send", "Siento mucho que su pedido llegara dañado; fue un error nuestro. Le enviamos uno nuevo hoy.",
+     "Mi pedido llegó roto."),
 ]
 
 

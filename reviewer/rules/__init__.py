@@ -15,7 +15,7 @@ from reviewer.models import CriterionResult, Finding, ReviewRequest, Severity
 from reviewer.rules.criteria import CriterionJudge
 from reviewer.rules.loader import Rule, load_rules
 from reviewer.rules.matching import Match, Matches, finding_for, match_rules
-from reviewer.rules.text import prepare
+from reviewer.rules.text import Prepared, looks_english, prepare
 
 RULES_VERSION = "1.0.0"
 
@@ -45,7 +45,10 @@ def run(request: ReviewRequest) -> RulesResult:
     draft = prepare(request.draft)
     customer_text = request.customer_message
     customer = prepare(customer_text, mask_quotes=False) if customer_text and customer_text.strip() else None
-    matches = match_rules(rules(), draft, customer)
+    english = _is_english(request, draft)
+    if customer is not None and not looks_english(customer.lower):
+        customer = None  # the customer-message rules read English only
+    matches = match_rules(rules() if english else other_language_rules(), draft, customer)
 
     fake = [m for rid, hits in matches.by_rule.items() if rid.startswith(("fake-apology.", "hedged-apology."))
             for m in hits]
@@ -60,8 +63,22 @@ def run(request: ReviewRequest) -> RulesResult:
         "customer-need": any(_unaddressed(h.rule, matches) for h in matches.signal("need")),
     }
     findings = _findings(matches, conditions)
-    criteria = CriterionJudge(matches, findings, real_apologies).all()
+    criteria = CriterionJudge(matches, findings, real_apologies, english=english).all()
     return RulesResult(findings=findings, criteria=criteria)
+
+
+@lru_cache(maxsize=1)
+def other_language_rules() -> tuple[Rule, ...]:
+    """The rules that read drafts in other languages."""
+    return tuple(r for r in rules() if r.any_language)
+
+
+def _is_english(request: ReviewRequest, draft: Prepared) -> bool:
+    """The stated language wins; without one, the draft's own words decide."""
+    language = request.context.language
+    if language:
+        return language.lower().startswith("en")
+    return looks_english(draft.lower)
 
 
 def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:

@@ -33,10 +33,12 @@ def _finding_spans(findings: list[Finding]) -> list[Span]:
 class CriterionJudge:
     """Holds one request's matches and findings and judges each criterion from them."""
 
-    def __init__(self, matches: Matches, findings: list[Finding], real_apologies: list[Match]) -> None:
+    def __init__(self, matches: Matches, findings: list[Finding], real_apologies: list[Match],
+                 english: bool = True) -> None:
         self.m = matches
         self.findings = findings
         self.real_apologies = real_apologies
+        self.english = english
 
     def _problems(self, cid: CriterionId) -> list[Finding]:
         return [f for f in self.findings if f.criterion == cid and f.severity in ("error", "warning")]
@@ -134,6 +136,22 @@ class CriterionJudge:
             return _result("thanks-customer", "pass", "Thanks the customer.", _spans(self.m, thanks))
         return _result("thanks-customer", "fail", "Does not thank the customer for raising it or for their patience.")
 
+    def _other_language(self, cid: CriterionId) -> CriterionResult:
+        """For a draft not in English the rules decide only what they can read; the rest is a model's."""
+        problems = self._problems(cid)
+        if problems:
+            return _result(cid, "fail", problems[0].message, _finding_spans(problems))
+        if cid == "apologizes" and self.real_apologies:
+            return self.apologizes()
+        if cid in ("no-fake-apology", "stays-professional"):
+            return _result(cid, "pass", "Nothing found, but the rules read only a few phrases outside English.",
+                           decided=False)
+        if cid == "apologizes":
+            return _result(cid, "fail", "No apology found; the rules read only a few phrases outside English.",
+                           decided=False)
+        return _result(cid, "na", "The draft is not in English; the rules cannot judge this criterion.",
+                       decided=False)
+
     def all(self) -> list[CriterionResult]:
         judges: dict[str, Callable[[], CriterionResult]] = {
             "no-fake-apology": self.no_fake_apology,
@@ -147,4 +165,6 @@ class CriterionJudge:
             "invites-input": self.invites_input,
             "thanks-customer": self.thanks_customer,
         }
+        if not self.english:
+            return [self._other_language(c.id) for c in CRITERIA]
         return [judges[c.id]() for c in CRITERIA]

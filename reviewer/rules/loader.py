@@ -52,6 +52,7 @@ class Rule:
     addressed_by_signals: tuple[str, ...] = ()  # customer rules: draft signals that also answer it
     signal: str | None = None  # the name a signal is known by in the criterion logic
     case_sensitive: bool = False
+    any_language: bool = False  # also read drafts that are not in English (multilingual.yaml)
     whole_sentence: bool = False  # the finding or evidence is the whole sentence holding the match
     triggers: tuple[str, ...] | None = None  # literals every match holds one of (see prefilter.py)
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -126,6 +127,7 @@ def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
         regex=regex,
         triggers=tuple(sorted(triggers)) if triggers and len(triggers) <= MAX_TRIGGERS else None,
         case_sensitive=case_sensitive,
+        any_language=bool(raw.get("any_language", False)),
         whole_sentence=raw.get("span") == "sentence",
         severity=severity,
         message=raw.get("message", ""),

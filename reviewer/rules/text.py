@@ -28,6 +28,37 @@ _FILLER = re.compile(
 )
 
 
+# Function words: common in English, and common in the other languages customers write in
+# (German, French, Spanish, Dutch, Italian, Portuguese) but not English words themselves.
+_ENGLISH_LIST = (
+    "the to and you your is it for of this that our be have with are my please sorry thanks thank can will "
+    "not what would could here there they us was were has if at from know just like help we i me a an in on "
+    "please hi hello"
+)
+_ENGLISH_WORDS = frozenset(_ENGLISH_LIST.split())
+_OTHER_LIST = (
+    "der das und ist nicht sie ich wir mit für dass ein eine bitte ihre ihnen leider uns auf den dem sich "
+    "le les et est vous nous je pas une des pour votre avec ce sur mais très "
+    "el los las y usted su por para una con pedido lo muy nuestro gracias "
+    "het een en je niet ons wij van voor naar dank "
+    "il che di non sono ci è grazie "
+    "não você uma com os obrigado"
+)
+_OTHER_WORDS = frozenset(_OTHER_LIST.split())
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def looks_english(lower: str) -> bool:
+    """Whether a (lower-cased) text reads as English: at least as many English function words as
+    words of the other languages; short texts are given the benefit of the doubt."""
+    words = _WORDS.findall(lower)
+    if len(words) < 4:
+        return True
+    english = sum(w in _ENGLISH_WORDS for w in words)
+    other = sum(w in _OTHER_WORDS for w in words)
+    return english >= other
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The original text, same-length copies for matching (quotes masked), and sentence bounds.
