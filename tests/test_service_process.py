@@ -97,7 +97,10 @@ def test_healthz_and_readyz_need_no_key(client: httpx.Client) -> None:
 def test_openapi_and_docs_are_served(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/v1/reviews", "/v1/check", "/v1/reviews/batch", "/v1/criteria", "/v1/prompts"} <= set(spec["paths"])
-    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert spec["components"]["securitySchemes"]["BearerKey"]["scheme"] == "bearer"
+    for path, operations in spec["paths"].items():  # the spec says which routes need the key
+        for operation in operations.values():
+            assert ("security" in operation) is path.startswith("/v1/"), path
     assert "422" in spec["paths"]["/v1/check"]["post"]["responses"]
     assert spec["paths"]["/v1/check"]["post"]["responses"]["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorResponse"
@@ -219,6 +222,13 @@ def test_invalid_json_is_422(client: httpx.Client) -> None:
     )
     error = assert_error(response, 422, "invalid_request")
     assert "JSON" in str(error["message"])
+    as_json = {**AUTH, "content-type": "application/json"}
+    not_utf8 = client.post("/v1/reviews", content=b'{"draft": "\xff\xfe"}', headers=as_json)
+    assert_error(not_utf8, 422, "invalid_request")
+    no_type = client.post("/v1/check", content=b'{"draft": "Thanks."}', headers=AUTH)
+    assert "JSON" in str(assert_error(no_type, 422, "invalid_request")["message"])
+    batch_not_utf8 = client.post("/v1/reviews/batch", content=b'{"requests": [{"draft": "\xff"}]}', headers=as_json)
+    assert_error(batch_not_utf8, 422, "invalid_request")
 
 
 @pytest.mark.parametrize(

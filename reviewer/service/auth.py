@@ -2,20 +2,22 @@
 
 Several keys may be configured at once so a key can be rotated without downtime.
 Every configured key is compared (no early exit), so timing says nothing about
-which key, or which prefix, was close.
+which key, or which prefix, was close. The check runs in the service middleware,
+before the body is read, for every path under ``/v1/``.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-from reviewer.service.errors import ApiError
-
-_bearer = HTTPBearer(auto_error=False, description="One of the keys in REVIEWER_API_KEYS.")
+PROTECTED_PREFIX = "/v1/"
+SCHEME_NAME = "BearerKey"
+SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "One of the keys in REVIEWER_API_KEYS (comma-separated; several allow rotation).",
+}
 
 
 def key_matches(presented: str, keys: Sequence[str]) -> bool:
@@ -27,20 +29,15 @@ def key_matches(presented: str, keys: Sequence[str]) -> bool:
     return matched
 
 
-def require_key(keys: Sequence[str]) -> Callable[..., Awaitable[None]]:
-    """A dependency enforcing the keys (only installed when keys are configured, so the spec says so truthfully)."""
-    configured = tuple(keys)
-    if not configured:
-        raise ValueError("require_key needs at least one key")
-
-    async def check(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:  # noqa: B008
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise ApiError(
-                401,
-                "An API key is required: send 'Authorization: Bearer <key>'.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not key_matches(credentials.credentials, configured):
-            raise ApiError(401, "The API key is not valid.", headers={"WWW-Authenticate": "Bearer"})
-
-    return check
+def auth_problem(authorization: bytes | None, keys: Sequence[str]) -> str | None:
+    """Why a request with this ``Authorization`` header value is refused, or None when it may pass."""
+    if not keys:
+        return None
+    if authorization is None:
+        return "An API key is required: send 'Authorization: Bearer <key>'."
+    scheme, _, credentials = authorization.decode("latin-1").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return "An API key is required: send 'Authorization: Bearer <key>'."
+    if not key_matches(credentials.strip(), keys):
+        return "The API key is not valid."
+    return None

@@ -19,6 +19,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self._request_children: dict[tuple[str, str, int], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
         self.requests = Counter(
             "reviewer_http_requests",
             "HTTP requests by route, method and status.",
@@ -51,6 +53,18 @@ class Metrics:
         )
         self.in_flight = Gauge("reviewer_model_reviews_in_flight", "Model-backed reviews running now.", registry=r)
         self.queued = Gauge("reviewer_model_reviews_queued", "Model-backed reviews waiting for a slot.", registry=r)
+
+    def observe_request(self, route: str, method: str, status: int, elapsed_s: float) -> None:
+        """Count one HTTP request; label children are cached (``labels()`` is the costly part)."""
+        key = (route, method, status)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self.requests.labels(route, method, str(status))
+        counter.inc()
+        histogram = self._latency_children.get(route)
+        if histogram is None:
+            histogram = self._latency_children[route] = self.latency.labels(route)
+        histogram.observe(elapsed_s)
 
     def observe_review(self, review: Review) -> None:
         """Count one finished review and what its engine record says about model calls."""

@@ -11,11 +11,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reviewer.service.auth import PROTECTED_PREFIX, auth_problem
 from reviewer.service.errors import error_response
 from reviewer.service.logs import ACCESS_LOGGER
 from reviewer.service.metrics import Metrics
@@ -32,23 +33,38 @@ class _TooLarge(Exception):
     pass
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
 def request_id_from(scope: Scope) -> str:
     """The caller's X-Request-ID when it is a sane token (no log injection), else a new one."""
-    for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID_HEADER:
-            text = bytes(value).decode("latin-1")
-            if _SAFE_REQUEST_ID.fullmatch(text):
-                return text
-            break
+    value = _header(scope, REQUEST_ID_HEADER)
+    if value is not None:
+        text = value.decode("latin-1")
+        if _SAFE_REQUEST_ID.fullmatch(text):
+            return text
     return uuid.uuid4().hex
 
 
 class ServiceMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, known_paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        known_paths: Iterable[str],
+        api_keys: Sequence[str] = (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.known_paths = frozenset(known_paths)
+        self.api_keys = tuple(api_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +84,12 @@ class ServiceMiddleware:
             await send(message)
 
         try:
+            if self.api_keys and scope["path"].startswith(PROTECTED_PREFIX):
+                problem = auth_problem(_header(scope, b"authorization"), self.api_keys)
+                if problem is not None:
+                    headers = {"WWW-Authenticate": "Bearer"}
+                    await error_response(401, "unauthorized", problem, headers=headers)(scope, receive, send_with_id)
+                    return
             replay = await self._read_body(scope, receive)
             if replay is None:
                 status = 499  # the client went away before sending its body
@@ -128,8 +150,7 @@ class ServiceMiddleware:
         path = getattr(route, "path", None) or scope.get("path", "")
         label = path if path in self.known_paths else "unmatched"
         method = scope.get("method", "")
-        self.metrics.requests.labels(label, method, str(status)).inc()
-        self.metrics.latency.labels(label).observe(elapsed_s)
+        self.metrics.observe_request(label, method, status, elapsed_s)
         entry: dict[str, Any] = {
             "request_id": request_id,
             "method": method,
