@@ -38,7 +38,7 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "hedged-apology.any": (
         ["Sorry for any inconvenience.", "Apologies for any confusion.", "We regret any inconvenience.",
-         "I'm sorry for any trouble."],
+         "I'm sorry for any trouble.", "Sorry for any delay."],
         ["Sorry for the delay and the trouble it caused.", "Is there any inconvenience we can fix?"],
     ),
     "hedged-apology.feelings-only": (
@@ -55,7 +55,8 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     "ownership.present": (
         ["That's on us.", "This was our mistake.", "We dropped the ball.", "I'm sorry we've let you down.",
          "You're right, this isn't acceptable.", "We got this wrong.", "That is a real failure on our part.",
-         "The payment was blocked by mistake."],
+         "The payment was blocked by mistake.", "That one is on us.", "We missed it at our end.",
+         "That was our driver's scheduling error, not anything you did."],
         ["That's not what we like to hear.", "This isn't the experience we aim to provide.",
          "Please don't share your order number here."],
     ),
@@ -166,9 +167,15 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "solution.remedy": (
         ["I've issued a refund.", "You can find replacement options here.", "We'd like to escalate this.",
-         "I will send a new letter.", "We've rebooked you on the 6pm flight."],
+         "I will send a new letter.", "We've rebooked you on the 6pm flight.",
+         "I've raised it with our warehouse team so it doesn't happen again.", "A new one is going out today.",
+         "The €186 will be paid to your card within 5 days."],
         ["Have you asked the bank how to receive the refund?", "Were you offered a refund?",
-         "Please reach out for available options."],
+         "Please reach out for available options.", "Here's a 5% voucher for your next order."],
+    ),
+    "solution.gesture": (
+        ["Here's a 5% voucher for your next order.", "As a goodwill gesture, take 10% off."],
+        ["I've refunded the full amount."],
     ),
     "thanks.present": (
         ["Thanks for letting us know!", "Thank you for your patience.", "We appreciate you reaching out."],
@@ -181,7 +188,8 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "empathy.specific": (
         ["Sorry about the delay, especially considering it's a birthday gift.",
-         "I understand why you are upset, because the letter never arrived."],
+         "I understand why you are upset, because the letter never arrived.",
+         "I know you need it for the wedding this Saturday.", "I can see that left you unable to pay your rent."],
         ["I understand your frustration."],
     ),
     "feelings.dictated": (

@@ -74,10 +74,11 @@ class CriterionJudge:
         if problems:
             return _result("acknowledges-feelings", "fail", problems[0].message, _finding_spans(problems))
         empathy = self.m.signal("empathy")
-        if empathy and self.m.signal("empathy-specific"):
+        specific = self.m.signal("empathy-specific")
+        if specific:
             return _result("acknowledges-feelings", "pass",
                            "Acknowledges the customer's situation; whether it names the real impact needs a reader.",
-                           _spans(self.m, empathy + self.m.signal("empathy-specific")), decided=False)
+                           _spans(self.m, empathy + specific), decided=False)
         if empathy:
             return _result("acknowledges-feelings", "fail",
                            "Only a generic 'I understand'; whether it names the real impact needs a reader.",
@@ -103,6 +104,11 @@ class CriterionJudge:
         remedies = self.m.signal("remedy")
         if remedies:
             return _result("offers-solution", "pass", "Names a concrete remedy.", _spans(self.m, remedies))
+        gestures = self.m.signal("gesture")
+        if gestures:
+            return _result("offers-solution", "pass",
+                           "Offers a gesture (voucher, discount); whether it fixes the real problem needs a reader.",
+                           _spans(self.m, gestures), decided=False)
         refusals = [f for f in self.findings if f.rule_id in ("professional.refusal",)]
         if refusals:
             return _result("offers-solution", "fail", "Refuses without offering anything instead.",
