@@ -22,7 +22,7 @@ def test_check_a_string() -> None:
 
 
 def test_check_a_request_with_context() -> None:
-    request = ReviewRequest(draft=GOOD_DRAFT, customer_message="You charged me twice!", context={"channel": "email"})  # type: ignore[arg-type]
+    request = ReviewRequest(draft=GOOD_DRAFT, customer_message="You charged me twice!", context={"channel": "email"})
     review = check(request)
     assert review.verdict != "block"
     assert len(review.criteria) == 10
@@ -44,7 +44,7 @@ def test_review_and_areview_are_exported() -> None:
     assert {"check", "review", "areview", "Review", "ReviewRequest"} <= set(reviewer.__all__)
     assert "areview" in dir(reviewer)
     with pytest.raises(AttributeError):
-        _ = reviewer.no_such_name  # type: ignore[attr-defined]
+        _ = reviewer.no_such_name
 
 
 def test_review_rules_only_is_the_rules_review() -> None:
