@@ -81,7 +81,8 @@ async def areview(
     Never raises for a model failure: after retries, re-asks and every fallback model, a
     failing model gives the rules review marked ``engine.degraded`` with the reason.
     ``completion`` replaces ``litellm.acompletion`` (record/replay, tests); ``trust``
-    says per criterion whose judgement counts (see :mod:`reviewer.merge`; default conservative).
+    says per criterion whose judgement counts (see :mod:`reviewer.merge`); by default the
+    answering model's trust profile (:mod:`reviewer.trust`), else the conservative one.
     """
     settings = settings or Settings()
     model = resolve_model(settings)
@@ -127,6 +128,10 @@ async def _model_review(
     if answer is None:
         return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
 
+    if trust is None:  # the answering model's measured trust profile, else the conservative one
+        from reviewer import trust as trust_profiles
+
+        trust = trust_profiles.trust_map_for(used, settings.prompt)
     merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
     review = build_review(request, rules.RulesResult(findings=merged.findings, criteria=merged.criteria), engine)
     review.summary = answer.summary

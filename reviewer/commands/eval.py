@@ -36,8 +36,13 @@ def add_parser(sub: Any) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--record", action="store_true", help="call the model and store its responses")
     mode.add_argument("--replay", action="store_true", help="serve stored responses; no model is called")
+    parser.add_argument("--only-recorded", action="store_true",
+                        help="with --replay: run only the cases that have recorded responses (a partial recording)")
     parser.add_argument("--recordings", type=Path, metavar="DIR", help="recorded responses (default: evals/recordings)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--suggest-trust", action="store_true",
+                        help="propose a trust profile for the model from this run (labelled cases, e.g. "
+                        "realworld-dev); written beside the reports")
     parser.set_defaults(handler=run)
 
 
@@ -66,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline, update_baseline=args.update_baseline, tolerances=args.tolerances, out=args.out,
         mode="record" if args.record else "replay" if args.replay else "live",
         recordings=args.recordings, progress=not args.no_progress, settings=settings,
+        suggest_trust=args.suggest_trust, only_recorded=args.only_recorded,
     )
     try:
         result = run_eval_sync(options)

@@ -103,6 +103,8 @@ def score_case(outcome: CaseOutcome, llm: bool) -> dict[str, Any]:
                          "source": judged.source if judged else None}
         if outcome.rules_review is not None:
             criteria[cid]["rules"] = status_of(outcome.rules_review, cid)
+            criteria[cid]["rules_decided"] = next(
+                (c.decided for c in outcome.rules_review.criteria if c.id == cid), None)
         if outcome.model_criteria is not None:
             criteria[cid]["model"] = outcome.model_criteria.get(cid)
         if not ok and case.expect.criteria_decide_pass and review is not None:

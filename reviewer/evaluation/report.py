@@ -80,7 +80,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _table(["criterion", "n", "TP", "FP", "FN", "precision", "recall", "F1", "agreement",
                      "majority (answer)"], rows)
     if "sources" in m:
-        lines += _sources_section(m)
+        lines += _sources_section(m, run.get("trust"))
     failing = [c for c in report["cases"] if not c["passed"]]
     lines += [f"## Failing cases ({len(failing)})", ""]
     if failing:
@@ -124,15 +124,20 @@ def _gate_section(gate: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _sources_section(m: dict[str, Any]) -> list[str]:
+def _sources_section(m: dict[str, Any], trust: dict[str, Any] | None = None) -> list[str]:
     sources = m["sources"]
     lines = ["## Sources: rules alone, model alone, merged", "",
-             "Agreement with the gold labels (gold `na` left out). *Trusted* counts whose judgement the merged "
-             "review used for that criterion. The model's own answer is read from its raw review response; "
-             "its verdict applies the rubric rule, a model `fail` on a blocking criterion counting as block.", ""]
+             "Agreement with the gold labels (gold `na` left out). *Trusted* is the trust profile's choice for "
+             "the criterion, then counts of whose judgement the merged review used. The model's own answer is "
+             "read from its raw review response; its verdict applies the rubric rule, a model `fail` on a "
+             "blocking criterion counting as block.", ""]
+    if trust:
+        lines += [f"Trust profile: **{trust['profile']}** ({trust['reason']}).", ""]
     rows = []
     for cid in CRITERION_IDS:
         trusted = ", ".join(f"{k} {v}" for k, v in sorted(sources["trusted"][cid].items())) or "–"
+        if trust:
+            trusted = f"{trust['criteria'].get(cid, '?')}: {trusted}"
         rows.append([f"`{cid}`", trusted, fmt(sources["criteria"]["rules"][cid]["agreement"]),
                      fmt(sources["criteria"]["model"][cid]["agreement"]), fmt(m["criteria"][cid]["agreement"]),
                      fmt(m["criteria"][cid]["majority_agreement"])])

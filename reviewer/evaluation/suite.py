@@ -43,6 +43,8 @@ class EvalOptions:
     recordings: Path | None = None
     progress: bool = True
     settings: Settings = field(default_factory=Settings)
+    suggest_trust: bool = False
+    only_recorded: bool = False
 
 
 @dataclass
@@ -120,6 +122,10 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     llm = model != RULES_MODEL
     if not llm and options.mode != "live":
         raise EvalUsageError("--record/--replay need a model (the rules engine has nothing to record)")
+    if options.only_recorded and options.mode != "replay":
+        raise EvalUsageError("--only-recorded goes with --replay")
+    if options.suggest_trust and not llm:
+        raise EvalUsageError("--suggest-trust needs a model run (the rules alone have nothing to trust)")
     prompt = settings.prompt if llm else None
     prompt_hash = _prompt_hash(prompt) if prompt else None
     recorder = None
@@ -131,7 +137,7 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         if not engine_accepts_completion():
             raise EvalUsageError("this engine cannot take an injected completion function; record/replay unavailable")
         store = RecordingStore(options.recordings or evals_dir() / "recordings")
-        for name in (model, *settings.fallback_models):
+        for name in {model, settings.model or model, *settings.fallback_models}:
             store.load_model(name)
         inner = None
         if options.mode == "record":
@@ -140,6 +146,8 @@ async def run_eval(options: EvalOptions) -> EvalRun:
             inner = litellm.acompletion
         assert prompt is not None and prompt_hash is not None
         recorder = RecordingCompletion(store, options.mode, prompt, prompt_hash, inner)
+        if options.only_recorded:
+            cases = _recorded_cases(cases, store, prompt, prompt_hash, len(cases))
 
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.perf_counter()
@@ -148,6 +156,11 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     duration = time.perf_counter() - started
 
     results = [metrics.score_case(outcome, llm) for outcome in outcomes]
+    trust_choice = None
+    if llm:
+        from reviewer import trust
+
+        trust_choice = trust.choose(settings.model or model, prompt)
     full: dict[str, Any] = {
         "report_version": 1,
         "run": {
@@ -159,6 +172,11 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         "metrics": metrics.summarize(results, llm),
         "cases": results,
     }
+    if options.only_recorded:
+        full["run"]["subset"] = f"only the {len(cases)} cases with recorded responses for this prompt"
+    if trust_choice is not None:
+        full["run"]["trust"] = {"profile": trust_choice.name, "reason": trust_choice.reason,
+                                "criteria": trust_choice.profile.levels()}
     messages: list[str] = []
     exit_code = 0
     if options.baseline is not None and str(options.baseline) == AUTO_BASELINE:
@@ -190,6 +208,9 @@ async def run_eval(options: EvalOptions) -> EvalRun:
             messages.append(f"gate passed against {options.baseline}")
     out = options.out or evals_dir() / "runs" / f"{case_set}__{model_slug(model)}"
     paths = report.write_reports(full, out)
+    if options.suggest_trust:
+        paths["trust"] = _write_trust_suggestion(full, out)
+        messages.append(f"suggested trust profile: {paths['trust']} (review it, then copy it to evals/trust/)")
     if options.update_baseline:
         target = options.baseline or evals_dir() / "baselines" / baseline_name(case_set, model, prompt)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +234,32 @@ def _without_local_runtime(settings: Settings) -> Settings:
     unrouted = ["openai/" + n[len(local.PREFIX):] if local.is_local(n) else n for n in names]
     return settings.with_overrides(model=unrouted[0], fallback_models=unrouted[1:],
                                    api_base="http://127.0.0.1:9/v1", api_key=local.API_KEY)
+
+
+def _recorded_cases(cases: list[EvalCase], store: RecordingStore, prompt: str, prompt_hash: str,
+                    total: int) -> list[EvalCase]:
+    """The cases with a response recorded under this exact prompt (a partial recording, replayed honestly)."""
+    recorded = {e.get("case") for e in store.entries.values()
+                if e.get("prompt") == prompt and e.get("prompt_hash") == prompt_hash}
+    subset = [case for case in cases if case.id in recorded]
+    if not subset:
+        other = sorted({str(e.get("prompt_hash"))[:12] for e in store.entries.values() if e.get("prompt") == prompt})
+        changed = f" (recorded under hash {', '.join(other)}: the prompt changed)" if other else ""
+        raise EvalUsageError(f"no case of the {total} has a response recorded for prompt {prompt} "
+                             f"hash {prompt_hash[:12]}{changed}; record them with --record")
+    return subset
+
+
+def _write_trust_suggestion(full: dict[str, Any], out: Path) -> Path:
+    from reviewer import trust
+
+    try:
+        profile = trust.suggest(full)
+    except trust.TrustError as exc:
+        raise EvalUsageError(str(exc)) from exc
+    path = out / f"trust__{model_slug(full['run']['model'])}.yaml"
+    path.write_text(trust.dump_profile(profile), encoding="utf-8")
+    return path
 
 
 def _gate_reasons(result: dict[str, Any]) -> str:
