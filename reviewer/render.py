@@ -203,6 +203,8 @@ def _print_result(console: Console, result: Result, notice: EngineNotice, with_l
     for finding in draft_findings:
         console.print(_finding_text(result, finding))
     if customer_findings:
+        customer = _highlighted(result.request.customer_message or "", customer_findings, "customer_message")
+        console.print(Panel(customer, title="Customer's message", title_align="left"))
         console.print(Text(f"In the customer's message ({len(customer_findings)})", style="bold"))
         for finding in customer_findings:
             console.print(_finding_text(result, finding))

@@ -326,6 +326,7 @@ def test_customer_message_findings_are_located_in_the_customer_text(
     )
     assert from_file.out.startswith(f"{customer_file}:2:13: suggestion:")
     text = run_cli(capsys, "check", "--rules-only", "--customer", customer, "A draft.")
+    assert "Customer's message" in text.out and "This is the THIRD time I write!" in text.out
     assert "In the customer's message (1)" in text.out and "“THIRD”" in text.out
 
 
