@@ -399,3 +399,10 @@ def test_a_draft_in_another_language_gets_only_what_the_rules_can_read() -> None
 def test_stated_language_wins_over_the_words() -> None:
     request = ReviewRequest(draft="Sorry about that, we'll fix it today.", context={"language": "de"})
     assert all(c.status == "na" or not c.decided or c.id == "apologizes" for c in rules.run(request).criteria)
+
+
+def test_prefilter_cache_is_fresh() -> None:
+    """data/prefilter.yaml must match the patterns; regenerate it with `python -m reviewer.rules`."""
+    from reviewer.rules.loader import PREFILTER_FILE, _read, derive_prefilter_cache
+
+    assert _read(PREFILTER_FILE) == derive_prefilter_cache()

@@ -16,8 +16,10 @@ normalised text, so curly and straight apostrophes are the same):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -39,7 +41,7 @@ class Rule:
 
     id: str
     criterion: CriterionId
-    regex: re.Pattern[str]
+    pattern: str  # the rule's patterns as one regular expression (compiled on first use: see ``regex``)
     severity: Severity | None = None  # None: a signal (evidence for a criterion), not a finding
     message: str = ""
     suggestion: str | None = None
@@ -57,6 +59,11 @@ class Rule:
     triggers: tuple[str, ...] | None = None  # literals every match holds one of (see prefilter.py)
     tags: tuple[str, ...] = field(default_factory=tuple)
 
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """Compiled when first needed: a rule whose literals never occur is never compiled (cold start)."""
+        return re.compile(self.pattern)
+
 
 def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     if depth > 5:
@@ -69,6 +76,11 @@ def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
 
 def compile_patterns(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
                      anchored: bool = True) -> re.Pattern[str]:
+    return re.compile(pattern_source(patterns, macros, case_sensitive, anchored))
+
+
+def pattern_source(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
+                   anchored: bool = True) -> str:
     """One alternation of all patterns, spaces flexible, anchored at word boundaries (unless told not to)."""
     parts = [_expand(p.strip(), macros).replace(" ", r"\s+") for p in patterns]
     if not case_sensitive:
@@ -77,29 +89,41 @@ def compile_patterns(patterns: list[str], macros: dict[str, str], case_sensitive
             if upper:
                 raise ValueError(f"pattern {part!r} has a capital letter; patterns read lower-cased text")
     body = "|".join(f"(?:{p})" for p in parts)
-    return re.compile(r"(?<![\w'])(?:" + body + r")(?![\w'])" if anchored else body)
+    return r"(?<![\w'])(?:" + body + r")(?![\w'])" if anchored else body
 
 
 # libyaml's C loader when PyYAML has it (parsing the rule files is a large share of `reviewer check`'s cold start)
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+PREFILTER_FILE = "prefilter.yaml"  # derived literals, cached (regenerate: python -m reviewer.rules.prefilter)
+_NOT_RULES = ("macros.yaml", PREFILTER_FILE)
+
+
 def _read(name: str) -> Any:
-    text = resources.files("reviewer.rules").joinpath("data", name).read_text(encoding="utf-8")
-    return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader, C or pure Python
+    path = resources.files("reviewer.rules").joinpath("data", name)
+    if not path.is_file():
+        return None
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # a safe loader, C or pure Python
+
+
+def pattern_key(pattern: str) -> str:
+    """Identifies a rule's pattern in the prefilter cache."""
+    return hashlib.sha1(pattern.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
 def load_rules() -> tuple[Rule, ...]:
     """Every rule of every data file, compiled; raises ValueError on malformed data."""
     macros: dict[str, str] = {k: str(v) for k, v in _read("macros.yaml").items()}
+    cache: dict[str, list[str]] = _read(PREFILTER_FILE) or {}
     rules: list[Rule] = []
     seen: set[str] = set()
     data_dir = resources.files("reviewer.rules").joinpath("data")
     for entry in sorted(data_dir.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".yaml") or entry.name == "macros.yaml":
+        if not entry.name.endswith(".yaml") or entry.name in _NOT_RULES:
             continue
         for raw in _read(entry.name)["rules"]:
-            rule = _build(raw, macros)
+            rule = _build(raw, macros, cache)
             if rule.id in seen:
                 raise ValueError(f"duplicate rule id {rule.id}")
             seen.add(rule.id)
@@ -107,7 +131,7 @@ def load_rules() -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
+def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[str]]) -> Rule:
     criterion = raw["criterion"]
     if criterion not in CRITERION_IDS:
         raise ValueError(f"rule {raw['id']}: unknown criterion {criterion}")
@@ -119,12 +143,13 @@ def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
     if severity is None and not raw.get("signal"):
         raise ValueError(f"rule {raw['id']}: needs a severity (a finding) or a signal name")
     case_sensitive = bool(raw.get("case_sensitive", False))
-    regex = compile_patterns(raw["patterns"], macros, case_sensitive, anchored=raw.get("anchored", True))
-    triggers = required_literals(regex)
+    pattern = pattern_source(raw["patterns"], macros, case_sensitive, anchored=raw.get("anchored", True))
+    cached = cache.get(pattern_key(pattern))
+    triggers = frozenset(cached) if cached is not None else required_literals(re.compile(pattern))
     return Rule(
         id=raw["id"],
         criterion=criterion,
-        regex=regex,
+        pattern=pattern,
         triggers=tuple(sorted(triggers)) if triggers and len(triggers) <= MAX_TRIGGERS else None,
         case_sensitive=case_sensitive,
         any_language=bool(raw.get("any_language", False)),
@@ -143,3 +168,12 @@ def _build(raw: dict[str, Any], macros: dict[str, str]) -> Rule:
         signal=raw.get("signal"),
         tags=tuple(raw.get("tags", ())),
     )
+
+
+def derive_prefilter_cache() -> dict[str, list[str]]:
+    """The literals of every rule's pattern, derived afresh: what ``data/prefilter.yaml`` should hold."""
+    out: dict[str, list[str]] = {}
+    for rule in load_rules():
+        found = required_literals(rule.regex)
+        out[pattern_key(rule.pattern)] = sorted(found) if found else []
+    return out
