@@ -12,6 +12,7 @@ can act on, everything wrong with a rewrite; an empty list means verified.
 3. Nothing new is promised: a remedy word (refund, replacement, free, credit,
    discount, voucher, compensation...), an amount, or a date/deadline in the rewrite
    that is neither in the draft nor in ``context.allowed_remedies`` is a violation.
+   A remedy the draft *denies* ("we can't offer a refund") is not one it offers.
    The placeholder ``[remedy]`` is allowed.
 """
 
@@ -139,9 +140,11 @@ def new_promises(request: ReviewRequest, rewrite: str) -> list[str]:
     allowed = request.draft + "\n" + "\n".join(request.context.allowed_remedies)
     text = rewrite.replace("[remedy]", "")
     problems: list[str] = []
-    allowed_stems = {stem for m in _REMEDY.finditer(allowed) for stem in [_stem(m.group(0))]}
+    allowed_stems = {_stem(m.group(0)) for m in _offers(request.draft)}
+    for remedy in request.context.allowed_remedies:
+        allowed_stems |= {_stem(m.group(0)) for m in _REMEDY.finditer(remedy)}
     remedies: list[str] = []
-    for match in _REMEDY.finditer(text):
+    for match in _offers(text):
         stem = _stem(match.group(0))
         if stem not in allowed_stems and match.group(0).lower() not in (r.lower() for r in remedies):
             remedies.append(match.group(0))
@@ -154,6 +157,23 @@ def new_promises(request: ReviewRequest, rewrite: str) -> list[str]:
     for when in _new(dates, allowed):
         problems.append(f'it commits to "{when}", a date or deadline that is not in the draft')
     return problems
+
+
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|unable|nothing|without|final|non)\b|n't\b|\bnon-", re.IGNORECASE
+)
+
+
+def _offers(text: str) -> list[re.Match[str]]:
+    """Remedy words the text offers: not those denied in their sentence ("we can't refund", "no refunds")."""
+    text = text.replace("\u2019", "'")
+    offered = []
+    for match in _REMEDY.finditer(text):
+        sentence_start = max(text.rfind(mark, 0, match.start()) for mark in ".!?\n") + 1
+        before = text[max(sentence_start, match.start() - 60) : match.start()]
+        if not _NEGATION.search(before):
+            offered.append(match)
+    return offered
 
 
 def _stem(word: str) -> str:

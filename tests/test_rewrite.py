@@ -124,3 +124,15 @@ def test_remedy_words_in_ordinary_phrases_are_not_promises() -> None:
     for promise in ("A free gift for order #1234.", "We will credit your account for order #1234.",
                     "A free-of-charge repair for order #1234.", "A replacement for order #1234 ships tomorrow."):
         assert rewrite.new_promises(request, promise), promise
+
+
+def test_a_remedy_the_draft_denied_is_not_an_allowed_one() -> None:
+    denied = ReviewRequest(draft="Unfortunately we can't offer a refund on order #9001, as all sales are final.")
+    promised = "I'm sorry about order #9001. We will provide you with a refund."
+    assert any('"refund"' in p for p in rewrite.new_promises(denied, promised))
+    honest = "I'm sorry about order #9001. We can't offer a refund, as all sales are final."
+    assert rewrite.new_promises(denied, honest) == []
+    offered = ReviewRequest(draft="We'll refund order #9001.")
+    assert rewrite.new_promises(offered, "I'm sorry: we will refund order #9001.") == []
+    allowed = ReviewRequest(draft="We can't refund order #9001.", context=Context(allowed_remedies=["refund"]))
+    assert rewrite.new_promises(allowed, "We will refund order #9001.") == []
