@@ -400,7 +400,7 @@ class ModelCaller:
                     self.stats.attempts += 1
                     async with asyncio.timeout(timeout + 5.0):  # backstop if a client ignores its timeout
                         response = await self._complete(
-                            **kwargs, timeout=timeout, num_retries=0, max_retries=0, stream=False
+                            **kwargs, timeout=timeout, num_retries=0, max_retries=0, stream=False, drop_params=True
                         )
                     self.stats.add_usage(response)
                     return _content(response)

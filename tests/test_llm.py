@@ -172,7 +172,8 @@ async def test_an_injected_completion_function_replaces_litellm(fake_llm: FakeLL
     review = await engine.areview(request_for(), fast_settings(fake_llm), completion=completion)
     assert not review.engine.degraded
     assert len(seen) == 1 and seen[0]["model"] == "openai/primary" and seen[0]["api_base"] == fake_llm.base_url
-    assert seen[0]["num_retries"] == 0  # retries are ours, not litellm's
+    assert seen[0]["num_retries"] == 0 and seen[0]["max_retries"] == 0  # retries are ours, not litellm's
+    assert seen[0]["drop_params"] is True  # a provider that rejects temperature etc. is not a failure
 
 
 def test_sync_review_wrapper(fake_llm: FakeLLM) -> None:
