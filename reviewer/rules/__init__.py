@@ -48,7 +48,7 @@ def run(request: ReviewRequest) -> RulesResult:
     english = _is_english(request, draft)
     if customer is not None and not looks_english(customer.lower):
         customer = None  # the customer-message rules read English only
-    matches = match_rules(rules() if english else other_language_rules(), draft, customer)
+    matches = match_rules(english_rules() if english else other_language_rules(), draft, customer)
 
     fake = [m for rid, hits in matches.by_rule.items() if rid.startswith(("fake-apology.", "hedged-apology."))
             for m in hits]
@@ -65,6 +65,12 @@ def run(request: ReviewRequest) -> RulesResult:
     findings = _findings(matches, conditions)
     criteria = CriterionJudge(matches, findings, real_apologies, english=english).all()
     return RulesResult(findings=findings, criteria=criteria)
+
+
+@lru_cache(maxsize=1)
+def english_rules() -> tuple[Rule, ...]:
+    """The rules that read English (all but the few written for other languages)."""
+    return tuple(r for r in rules() if not r.any_language)
 
 
 @lru_cache(maxsize=1)

@@ -54,8 +54,8 @@ def looks_english(lower: str) -> bool:
     words = _WORDS.findall(lower)
     if len(words) < 4:
         return True
-    english = sum(w in _ENGLISH_WORDS for w in words)
-    other = sum(w in _OTHER_WORDS for w in words)
+    english = sum(map(_ENGLISH_WORDS.__contains__, words))
+    other = sum(map(_OTHER_WORDS.__contains__, words))
     return english >= other
 
 
