@@ -14,7 +14,7 @@ from functools import lru_cache
 from reviewer.models import CriterionResult, Finding, ReviewRequest, Severity
 from reviewer.rules.criteria import CriterionJudge
 from reviewer.rules.loader import Rule, load_rules
-from reviewer.rules.matching import Match, Matches, finding_for, match_rules
+from reviewer.rules.matching import Match, Matches, RuleSet, finding_for, match_rules
 from reviewer.rules.text import Prepared, looks_english, prepare
 
 RULES_VERSION = "1.0.0"
@@ -68,15 +68,15 @@ def run(request: ReviewRequest) -> RulesResult:
 
 
 @lru_cache(maxsize=1)
-def english_rules() -> tuple[Rule, ...]:
+def english_rules() -> RuleSet:
     """The rules that read English (all but the few written for other languages)."""
-    return tuple(r for r in rules() if not r.any_language)
+    return RuleSet(tuple(r for r in rules() if not r.any_language))
 
 
 @lru_cache(maxsize=1)
-def other_language_rules() -> tuple[Rule, ...]:
+def other_language_rules() -> RuleSet:
     """The rules that read drafts in other languages."""
-    return tuple(r for r in rules() if r.any_language)
+    return RuleSet(tuple(r for r in rules() if r.any_language))
 
 
 def _is_english(request: ReviewRequest, draft: Prepared) -> bool:

@@ -31,7 +31,6 @@ from reviewer.rules.prefilter import required_literals
 
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
 _UPPER_OUTSIDE_ESCAPE = re.compile(r"(?<!\\)[A-Z]")
-MAX_TRIGGERS = 60  # beyond this many, checking the literals costs about as much as the regex
 CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "no-step", "re-ask", "customer-need"})
 
 
@@ -56,7 +55,7 @@ class Rule:
     case_sensitive: bool = False
     any_language: bool = False  # also read drafts that are not in English (multilingual.yaml)
     whole_sentence: bool = False  # the finding or evidence is the whole sentence holding the match
-    triggers: tuple[str, ...] | None = None  # literals every match holds one of (see prefilter.py)
+    triggers: frozenset[str] | None = None  # literals every match holds one of (see prefilter.py)
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     @cached_property
@@ -150,7 +149,7 @@ def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[st
         id=raw["id"],
         criterion=criterion,
         pattern=pattern,
-        triggers=tuple(sorted(triggers)) if triggers and len(triggers) <= MAX_TRIGGERS else None,
+        triggers=frozenset(triggers) if triggers and not case_sensitive else None,
         case_sensitive=case_sensitive,
         any_language=bool(raw.get("any_language", False)),
         whole_sentence=raw.get("span") == "sentence",

@@ -79,6 +79,53 @@ def _selectivity(pieces: set[str]) -> tuple[int, int, int]:
     return (-sum(p.strip() in COMMON for p in pieces), min(len(p) for p in pieces), -len(pieces))
 
 
+class TriggerIndex:
+    """Finds, in one pass, which of many literals occur in a text.
+
+    One regular expression shaped like a trie of all the literals, tried at every
+    position (a zero-width look-ahead), reports the longest literal starting there;
+    every literal inside it is then present too. ``present(text)`` feeds a cheap
+    ``rule.triggers.isdisjoint(present)`` per rule.
+    """
+
+    def __init__(self, literals: set[str]) -> None:
+        self.literals = frozenset(literals)
+        self._regex = re.compile("(?=(" + _trie_pattern(sorted(self.literals)) + "))") if literals else None
+        self._inside: dict[str, frozenset[str]] = {}
+
+    def present(self, text: str) -> set[str]:
+        found: set[str] = set()
+        if self._regex is None:
+            return found
+        for match in self._regex.finditer(text):
+            longest = match.group(1)
+            inside = self._inside.get(longest)
+            if inside is None:
+                inside = frozenset(lit for lit in self.literals if lit in longest)
+                self._inside[longest] = inside
+            found |= inside
+        return found
+
+
+def _trie_pattern(words: list[str]) -> str:
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _node_pattern(trie)
+
+
+def _node_pattern(node: dict[str, Any]) -> str:
+    ends = "" in node
+    alternatives = [re.escape(ch) + _node_pattern(child) for ch, child in sorted(node.items()) if ch]
+    if not alternatives:
+        return ""
+    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+    return f"(?:{body})?" if ends else body
+
+
 def _branches(branches: list[Any]) -> set[str] | None:
     union: set[str] = set()
     for branch in branches:
