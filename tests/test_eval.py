@@ -271,3 +271,26 @@ def test_a_model_that_always_fails_gives_degraded_reviews_not_a_crash(fake_llm: 
     report = load_report(out)
     assert report["metrics"]["cases"]["degraded"] == 2 and report["metrics"]["cases"]["errors"] == 0
     assert "rewrite: no rewrite returned" in report["cases"][0]["failures"]
+
+
+def test_two_recording_runs_into_one_folder_lose_nothing(tmp_path: Path) -> None:
+    from reviewer.evaluation.recordings import RecordingStore
+
+    def entry(key: str, prompt_hash: str = "h1") -> dict[str, Any]:
+        return {"key": key, "model": "m", "prompt": "review@v1", "prompt_hash": prompt_hash, "case": key,
+                "response": {}}
+
+    first, second = RecordingStore(tmp_path), RecordingStore(tmp_path)
+    first.load_model("m")
+    second.load_model("m")
+    first.put(entry("a"))
+    second.put(entry("b"))
+    first.save()
+    second.save()
+    assert set(RecordingStore(tmp_path)._read("m")) == {"a", "b"}
+    third = RecordingStore(tmp_path)  # re-recording under a new prompt hash replaces the old responses
+    third.load_model("m")
+    third.put(entry("c", prompt_hash="h2"))
+    third.drop_stale("review@v1", "h2")
+    third.save()
+    assert set(RecordingStore(tmp_path)._read("m")) == {"c"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,24 +50,32 @@ class RecordingStore:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _dirty_models: set[str] = field(default_factory=set)
     _loaded: set[str] = field(default_factory=set)
+    _current: dict[str, str] = field(default_factory=dict)  # prompt -> the hash being recorded now
 
-    def load_model(self, model: str) -> None:
-        """Read the model's file once (entries already in memory win)."""
-        if model in self._loaded:
-            return
-        self._loaded.add(model)
-        path = self.folder / f"{model_slug(model)}.jsonl"
+    def _path(self, model: str) -> Path:
+        return self.folder / f"{model_slug(model)}.jsonl"
+
+    def _read(self, model: str) -> dict[str, dict[str, Any]]:
+        """The model's file as it is now on disk (a later line is a newer recording)."""
+        path = self._path(model)
+        entries: dict[str, dict[str, Any]] = {}
         if not path.is_file():
-            return
-        from_file: dict[str, dict[str, Any]] = {}
+            return entries
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut short by an interrupted recording
-                from_file[entry["key"]] = entry  # a later line is a newer recording
-        for key, entry in from_file.items():
+                entries[entry["key"]] = entry
+        return entries
+
+    def load_model(self, model: str) -> None:
+        """Read the model's file once (entries already in memory win)."""
+        if model in self._loaded:
+            return
+        self._loaded.add(model)
+        for key, entry in self._read(model).items():
             self.entries.setdefault(key, entry)
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -77,25 +86,36 @@ class RecordingStore:
         self.entries[entry["key"]] = entry
         self._dirty_models.add(entry["model"])
         self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / f"{model_slug(entry['model'])}.jsonl").open("a", encoding="utf-8") as file:
+        with self._path(entry["model"]).open("a", encoding="utf-8") as file:
             file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
 
     def drop_stale(self, prompt: str, prompt_hash: str) -> None:
-        """Forget responses recorded under an older hash of ``prompt`` (re-recording replaces them)."""
+        """Forget responses recorded under another hash of ``prompt`` when saving (re-recording replaces them)."""
+        self._current[prompt] = prompt_hash
         for key, entry in list(self.entries.items()):
             if entry.get("prompt") == prompt and entry.get("prompt_hash") != prompt_hash:
                 self._dirty_models.add(entry["model"])
                 del self.entries[key]
 
     def save(self) -> list[Path]:
-        """Rewrite the files of every model that got new responses, sorted and without duplicates."""
+        """Rewrite the file of every model that got new responses: sorted, without duplicates.
+
+        What is on disk now is merged in first, so another run recording into the same
+        folder at the same time loses nothing; this run's responses win on the same key.
+        """
         written = []
         self.folder.mkdir(parents=True, exist_ok=True)
         for model in sorted(self._dirty_models):
-            path = self.folder / f"{model_slug(model)}.jsonl"
-            rows = sorted((e for e in self.entries.values() if e["model"] == model), key=lambda e: e["key"])
-            path.write_text("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in rows),
-                            encoding="utf-8")
+            rows = self._read(model)
+            rows.update({k: e for k, e in self.entries.items() if e["model"] == model})
+            kept = sorted((e for e in rows.values()
+                           if self._current.get(str(e.get("prompt")), e.get("prompt_hash")) == e.get("prompt_hash")),
+                          key=lambda e: e["key"])
+            path = self._path(model)
+            partial = path.with_suffix(".jsonl.tmp")
+            partial.write_text("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in kept),
+                               encoding="utf-8")
+            os.replace(partial, path)
             written.append(path)
         self._dirty_models.clear()
         return written
