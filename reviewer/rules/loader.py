@@ -35,12 +35,26 @@ CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "n
 
 
 @dataclass(frozen=True)
+class Part:
+    """One pattern of a rule, with the literals it cannot match without (None: unknown, always run)."""
+
+    pattern: str
+    triggers: frozenset[str] | None
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """Compiled when first needed: a pattern whose literals never occur is never compiled."""
+        return re.compile(self.pattern)
+
+
+@dataclass(frozen=True)
 class Rule:
     """One phrase family: where it looks, what it means, and what to say about it."""
 
     id: str
     criterion: CriterionId
-    pattern: str  # the rule's patterns as one regular expression (compiled on first use: see ``regex``)
+    pattern: str  # all the rule's patterns as one regular expression (for tests and tools)
+    parts: tuple[Part, ...] = ()  # the same patterns one by one: the engine runs only those whose literals occur
     severity: Severity | None = None  # None: a signal (evidence for a criterion), not a finding
     message: str = ""
     suggestion: str | None = None
@@ -60,7 +74,6 @@ class Rule:
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
-        """Compiled when first needed: a rule whose literals never occur is never compiled (cold start)."""
         return re.compile(self.pattern)
 
 
@@ -142,14 +155,17 @@ def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[st
     if severity is None and not raw.get("signal"):
         raise ValueError(f"rule {raw['id']}: needs a severity (a finding) or a signal name")
     case_sensitive = bool(raw.get("case_sensitive", False))
-    pattern = pattern_source(raw["patterns"], macros, case_sensitive, anchored=raw.get("anchored", True))
-    cached = cache.get(pattern_key(pattern))
-    triggers = frozenset(cached) if cached is not None else required_literals(re.compile(pattern))
+    anchored = raw.get("anchored", True)
+    pattern = pattern_source(raw["patterns"], macros, case_sensitive, anchored=anchored)
+    parts = tuple(_part(pattern_source([p], macros, case_sensitive, anchored=anchored), cache, case_sensitive)
+                  for p in raw["patterns"])
+    every_part_filtered = all(part.triggers is not None for part in parts)
     return Rule(
         id=raw["id"],
         criterion=criterion,
         pattern=pattern,
-        triggers=frozenset(triggers) if triggers and not case_sensitive else None,
+        parts=parts,
+        triggers=frozenset().union(*(p.triggers or () for p in parts)) if every_part_filtered else None,
         case_sensitive=case_sensitive,
         any_language=bool(raw.get("any_language", False)),
         whole_sentence=raw.get("span") == "sentence",
@@ -169,10 +185,17 @@ def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[st
     )
 
 
+def _part(pattern: str, cache: dict[str, list[str]], case_sensitive: bool) -> Part:
+    cached = cache.get(pattern_key(pattern))
+    found = frozenset(cached) if cached is not None else required_literals(re.compile(pattern))
+    return Part(pattern, frozenset(found) if found and not case_sensitive else None)
+
+
 def derive_prefilter_cache() -> dict[str, list[str]]:
-    """The literals of every rule's pattern, derived afresh: what ``data/prefilter.yaml`` should hold."""
+    """The literals of every pattern, derived afresh: what ``data/prefilter.yaml`` should hold."""
     out: dict[str, list[str]] = {}
     for rule in load_rules():
-        found = required_literals(rule.regex)
-        out[pattern_key(rule.pattern)] = sorted(found) if found else []
+        for part in rule.parts:
+            found = required_literals(part.regex)
+            out[pattern_key(part.pattern)] = sorted(found) if found else []
     return out

@@ -55,15 +55,20 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
         if prepared is None:
             continue
         text = prepared.text if rule.case_sensitive else prepared.lower
-        if rule.triggers is not None and rule.triggers.isdisjoint(
-            present_customer if rule.scope == "customer" else present_draft
-        ):
+        present = present_customer if rule.scope == "customer" else present_draft
+        if rule.triggers is not None and rule.triggers.isdisjoint(present):
             continue
-        hits = [
-            Match(rule, m.start(), m.end())
-            for m in rule.regex.finditer(text)
-            if m.end() > m.start() and not _cancelled(rule, prepared, m.start(), m.end())
-        ]
+        hits: list[Match] = []
+        for part in rule.parts:
+            if part.triggers is not None and part.triggers.isdisjoint(present):
+                continue
+            hits.extend(
+                Match(rule, m.start(), m.end())
+                for m in part.regex.finditer(text)
+                if m.end() > m.start() and not _cancelled(rule, prepared, m.start(), m.end())
+            )
+        if len(hits) > 1:
+            hits = _leftmost_longest(hits)
         if hits and rule.whole_sentence:
             hits = _whole_sentences(hits, prepared)
         if hits:
@@ -71,6 +76,16 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
             if rule.signal:
                 found.by_signal.setdefault(rule.signal, []).extend(hits)
     return found
+
+
+def _leftmost_longest(hits: list[Match]) -> list[Match]:
+    """Matches of several patterns of one rule, in text order, without overlaps (longest first)."""
+    hits.sort(key=lambda h: (h.start, -h.end))
+    kept = [hits[0]]
+    for h in hits[1:]:
+        if h.start >= kept[-1].end:
+            kept.append(h)
+    return kept
 
 
 def _whole_sentences(hits: list[Match], prepared: Prepared) -> list[Match]:
