@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     local_default: bool = Field(
         default=True, description="Use the embedded model when no model is set and the [local] extra is installed."
     )
+    local_threads: int | None = Field(
+        default=None, ge=1, le=256, description="CPU threads of the embedded model; unset = all cores but one."
+    )
 
     # The HTTP service.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
