@@ -137,6 +137,8 @@ def score_case(outcome: CaseOutcome, llm: bool) -> dict[str, Any]:
         result["engine"] = review.engine.model_dump(mode="json")
     if outcome.rules_review is not None:
         result["rules_verdict"] = outcome.rules_review.verdict
+        if review is not None:  # whose judgement each of the ten criteria took, listed in the case or not
+            result["criterion_sources"] = {c.id: c.source for c in review.criteria}
     if outcome.model_verdict is not None:
         result["model_verdict"] = outcome.model_verdict
     return result
@@ -214,12 +216,11 @@ def criterion_metrics(results: list[dict[str, Any]], key: str = "got") -> dict[s
 
 
 def trusted_sources(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per criterion, how often the merged review's status came from the rules, the model or both."""
+    """Per criterion, over every review, how often its status came from the rules, the model or both."""
     out: dict[str, Counter[str]] = {cid: Counter() for cid in CRITERION_IDS}
     for result in results:
-        for cid, entry in result["criteria"].items():
-            if entry.get("source"):
-                out[cid][entry["source"]] += 1
+        for cid, source in result.get("criterion_sources", {}).items():
+            out[cid][source] += 1
     return {cid: dict(counter) for cid, counter in out.items()}
 
 
