@@ -29,6 +29,7 @@ from reviewer.models import CriterionId, Severity
 from reviewer.rubric import CRITERION_IDS
 from reviewer.rules.prefilter import required_literals
 
+_BOUNDARY_BEFORE = r"(?<![\w'])"  # not preceded by a letter, digit, underscore or apostrophe
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
 _UPPER_OUTSIDE_ESCAPE = re.compile(r"(?<!\\)[A-Z]")
 CONDITIONS = frozenset({"customer-repeat", "customer-rejected", "no-apology", "no-step", "re-ask", "customer-need"})
@@ -40,6 +41,10 @@ class Part:
 
     pattern: str
     triggers: frozenset[str] | None
+    # The pattern is compiled without its leading word-boundary check, which the matcher does
+    # instead (``matching.finditer``): a pattern that starts with a literal then gets the regex
+    # engine's fast literal search, about a third quicker overall.
+    boundary_before: bool = False
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -101,7 +106,7 @@ def pattern_source(patterns: list[str], macros: dict[str, str], case_sensitive: 
             if upper:
                 raise ValueError(f"pattern {part!r} has a capital letter; patterns read lower-cased text")
     body = "|".join(f"(?:{p})" for p in parts)
-    return r"(?<![\w'])(?:" + body + r")(?![\w'])" if anchored else body
+    return _BOUNDARY_BEFORE + "(?:" + body + r")(?![\w'])" if anchored else body
 
 
 # libyaml's C loader when PyYAML has it (parsing the rule files is a large share of `reviewer check`'s cold start)
@@ -186,9 +191,12 @@ def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[st
 
 
 def _part(pattern: str, cache: dict[str, list[str]], case_sensitive: bool) -> Part:
+    boundary_before = pattern.startswith(_BOUNDARY_BEFORE)
+    if boundary_before:
+        pattern = pattern[len(_BOUNDARY_BEFORE):]
     cached = cache.get(pattern_key(pattern))
     found = frozenset(cached) if cached is not None else required_literals(re.compile(pattern))
-    return Part(pattern, frozenset(found) if found and not case_sensitive else None)
+    return Part(pattern, frozenset(found) if found and not case_sensitive else None, boundary_before)
 
 
 def derive_prefilter_cache() -> dict[str, list[str]]:

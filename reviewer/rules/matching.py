@@ -7,10 +7,11 @@ apology, …) -> raise findings for the rules whose conditions hold.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from reviewer.models import Finding, Severity, Span
-from reviewer.rules.loader import Rule
+from reviewer.rules.loader import Part, Rule
 from reviewer.rules.prefilter import TriggerIndex
 from reviewer.rules.text import Prepared
 
@@ -63,9 +64,9 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
             if part.triggers is not None and part.triggers.isdisjoint(present):
                 continue
             hits.extend(
-                Match(rule, m.start(), m.end())
-                for m in part.regex.finditer(text)
-                if m.end() > m.start() and not _cancelled(rule, prepared, m.start(), m.end())
+                Match(rule, start, end)
+                for start, end in finditer(part, text)
+                if end > start and not _cancelled(rule, prepared, start, end)
             )
         if len(hits) > 1:
             hits = _leftmost_longest(hits)
@@ -76,6 +77,27 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
             if rule.signal:
                 found.by_signal.setdefault(rule.signal, []).extend(hits)
     return found
+
+
+def finditer(part: Part, text: str) -> Iterator[tuple[int, int]]:
+    """Non-overlapping matches of one pattern, checking the word boundary before each start
+    (equivalent to a look-behind in the pattern, which would disable the fast literal search)."""
+    regex = part.regex
+    if not part.boundary_before:
+        for m in regex.finditer(text):
+            yield m.start(), m.end()
+        return
+    pos = 0
+    while True:
+        m = regex.search(text, pos)
+        if m is None:
+            return
+        start = m.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] in "_'"):
+            pos = start + 1
+            continue
+        yield start, m.end()
+        pos = m.end() if m.end() > start else start + 1
 
 
 def _leftmost_longest(hits: list[Match]) -> list[Match]:
