@@ -84,8 +84,8 @@ def finditer(part: Part, text: str) -> Iterator[tuple[int, int]]:
     (equivalent to a look-behind in the pattern, which would disable the fast literal search)."""
     regex = part.regex
     if not part.boundary_before:
-        for m in regex.finditer(text):
-            yield m.start(), m.end()
+        for found in regex.finditer(text):
+            yield found.start(), found.end()
         return
     pos = 0
     while True:
