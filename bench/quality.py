@@ -52,7 +52,8 @@ def part_of(record_id: str) -> str:
 
 def evaluate(records: list[dict[str, Any]]) -> tuple[list[Review], float]:
     requests = [ReviewRequest(draft=r["reply"], customer_message=r["customer"]) for r in records]
-    check(requests[0])  # compile the rules outside the timing
+    for request in requests:  # load the rules and compile the patterns outside the timing
+        check(request)
     started = time.process_time()  # CPU time of this process: less disturbed by other work on the machine
     reviews = [check(req) for req in requests]
     elapsed = time.process_time() - started
