@@ -409,3 +409,14 @@ def test_prefilter_cache_is_fresh() -> None:
     from reviewer.rules.loader import PREFILTER_FILE, _read, derive_prefilter_cache
 
     assert _read(PREFILTER_FILE) == derive_prefilter_cache()
+
+
+@pytest.mark.parametrize("draft", ["sorry " * 3300, "sorry!?" * 2800, "Kindly wait. " * 1500, "a" * 20000,
+                                   "please share your details here: https://x.co/a " * 400])
+def test_long_repetitive_drafts_stay_fast(draft: str) -> None:
+    """No pattern or per-match step may grow quadratically with a 20,000-character draft."""
+    import time
+
+    started = time.process_time()
+    rules.run(ReviewRequest(draft=draft[:20000], customer_message=draft[:20000]))
+    assert time.process_time() - started < 2.0

@@ -49,6 +49,7 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
     """Every match of every rule in the text the rule reads."""
     ruleset = rules if isinstance(rules, RuleSet) else RuleSet(rules)
     found = Matches(draft, customer)
+    verdicts: dict[tuple[str, int], bool] = {}  # (rule, sentence) -> cancelled by a hard negative
     present_draft = ruleset.draft_index.present(draft.lower)
     present_customer = ruleset.customer_index.present(customer.lower) if customer is not None else set()
     for rule in ruleset.rules:
@@ -66,7 +67,7 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
             hits.extend(
                 Match(rule, start, end)
                 for start, end in finditer(part, text)
-                if end > start and not _cancelled(rule, prepared, start, end)
+                if end > start and not _cancelled(rule, prepared, start, end, verdicts)
             )
         if len(hits) > 1:
             hits = _leftmost_longest(hits)
@@ -127,14 +128,23 @@ def _whole_sentences(hits: list[Match], prepared: Prepared) -> list[Match]:
     return out
 
 
-def _cancelled(rule: Rule, prepared: Prepared, pos: int, pos_end: int) -> bool:
+def _cancelled(rule: Rule, prepared: Prepared, pos: int, pos_end: int,
+               verdicts: dict[tuple[str, int], bool] | None = None) -> bool:
     """A hard negative (``unless``) in the same sentence cancels the match, and so does a missing
     ``requires`` (looked for in the sentence outside the match itself)."""
     if rule.unless is None and rule.requires is None:
         return False
-    start, end = prepared.sentences[prepared.sentence_index(pos)]
-    if rule.unless is not None and rule.unless.search(prepared.lower, start, end) is not None:
-        return True
+    index = prepared.sentence_index(pos)
+    start, end = prepared.sentences[index]
+    if rule.unless is not None:
+        key = (rule.id, index)  # a rule always reads the same text, so the sentence index is enough
+        cancelled = verdicts.get(key) if verdicts is not None else None
+        if cancelled is None:
+            cancelled = rule.unless.search(prepared.lower, start, end) is not None
+            if verdicts is not None:
+                verdicts[key] = cancelled
+        if cancelled:
+            return True
     if rule.requires is None:
         return False
     return (rule.requires.search(prepared.lower, start, pos) is None

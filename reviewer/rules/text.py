@@ -7,7 +7,9 @@ match found in the prepared text is a span of the original.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
 # Curly quotes and look-alikes become their straight forms; one character each, so offsets hold.
 _NORMALISE = str.maketrans({
@@ -71,22 +73,26 @@ class Prepared:
     sentences: tuple[tuple[int, int], ...]
     quoted: tuple[tuple[int, int], ...]
 
-    def sentence_index(self, pos: int) -> int:
-        """Index of the sentence containing ``pos`` (the last one when past the end)."""
-        for i, (start, end) in enumerate(self.sentences):
-            if start <= pos < end:
-                return i
-        return len(self.sentences) - 1
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [start for start, _ in self.sentences]
 
-    def substantive_rank(self, pos: int) -> int:
-        """1-based rank of the sentence holding ``pos``, counting only sentences of substance."""
-        rank = 0
+    @cached_property
+    def _ranks(self) -> list[int]:
+        ranks, rank = [], 0
         for start, end in self.sentences:
             if not _FILLER.match(self.original[start:end]):
                 rank += 1
-            if start <= pos < end:
-                return max(rank, 1)
-        return rank + 1
+            ranks.append(max(rank, 1))
+        return ranks
+
+    def sentence_index(self, pos: int) -> int:
+        """Index of the sentence containing ``pos`` (a binary search: long texts have many matches)."""
+        return max(bisect_right(self._starts, pos) - 1, 0)
+
+    def substantive_rank(self, pos: int) -> int:
+        """1-based rank of the sentence holding ``pos``, counting only sentences of substance."""
+        return self._ranks[self.sentence_index(pos)]
 
 
 def prepare(original: str, mask_quotes: bool = True) -> Prepared:
