@@ -19,6 +19,7 @@ from reviewer.rules.text import Prepared, looks_english, prepare
 
 RULES_VERSION = "1.0.0"
 
+MAX_FINDINGS_PER_RULE = 20
 _SEVERITY_RANK = {"error": 0, "warning": 1, "suggestion": 2}
 
 
@@ -117,11 +118,15 @@ def _unaddressed(rule: Rule, matches: Matches) -> bool:
 
 
 def _distinct(hits: list[Match]) -> list[Match]:
-    """Matches of one rule that do not overlap each other."""
+    """Matches of one rule that do not overlap each other (hits come in text order), at most
+    ``MAX_FINDINGS_PER_RULE``: the same phrase twenty times over needs saying once."""
     kept: list[Match] = []
-    for h in hits:
-        if not any(h.start < k.end and k.start < h.end for k in kept):
-            kept.append(h)
+    for h in sorted(hits, key=lambda h: h.start):
+        if kept and h.start < kept[-1].end:
+            continue
+        kept.append(h)
+        if len(kept) == MAX_FINDINGS_PER_RULE:
+            break
     return kept
 
 
