@@ -264,3 +264,27 @@ def test_suggest_trust_and_only_recorded_end_to_end(fake_llm: FakeLLM, tmp_path:
     assert main(["eval", "--no-progress", *llm_args(None, cases, out), "--replay", "--only-recorded",
                  "--recordings", str(recordings)]) == 2
     assert "the prompt changed" in capsys.readouterr().err
+
+
+def test_allow_stale_replays_a_case_whose_rule_findings_moved_and_counts_it(
+    fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_eval import llm_args, responder, write_cases
+
+    fake_llm.responder = responder("Order 55120: I'm sorry your delivery is late. Thank you for telling us.")
+    cases, recordings = write_cases(tmp_path), tmp_path / "recordings"
+    assert main(["eval", "--no-progress", *llm_args(fake_llm, cases, tmp_path / "rec"), "--record",
+                 "--recordings", str(recordings)]) == 0
+    fake_llm.stop()
+    monkeypatch.setattr(rules, "run", phrase_rules)  # the rules changed since: their findings in the request differ
+    strict, tolerant = tmp_path / "strict", tmp_path / "tolerant"
+    assert main(["eval", "--no-progress", *llm_args(None, cases, strict), "--replay",
+                 "--recordings", str(recordings)]) == 1
+    assert json.loads((strict / "report.json").read_text(encoding="utf-8"))["run"]["replay_misses"]
+    capsys.readouterr()
+    assert main(["eval", "--no-progress", *llm_args(None, cases, tolerant), "--replay", "--allow-stale",
+                 "--recordings", str(recordings)]) == 0
+    report = json.loads((tolerant / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["replay_stale"] >= 1 and "replay_misses" not in report["run"]
+    assert "changed since recording" in capsys.readouterr().out
+    assert report["metrics"]["cases"]["degraded"] == 0

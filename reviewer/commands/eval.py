@@ -38,6 +38,9 @@ def add_parser(sub: Any) -> None:
     mode.add_argument("--replay", action="store_true", help="serve stored responses; no model is called")
     parser.add_argument("--only-recorded", action="store_true",
                         help="with --replay: run only the cases that have recorded responses (a partial recording)")
+    parser.add_argument("--allow-stale", action="store_true",
+                        help="with --replay: serve a case's recorded response when only the request's rules "
+                        "findings changed since recording (counted in the report); a changed prompt still misses")
     parser.add_argument("--recordings", type=Path, metavar="DIR", help="recorded responses (default: evals/recordings)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--suggest-trust", action="store_true",
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline, update_baseline=args.update_baseline, tolerances=args.tolerances, out=args.out,
         mode="record" if args.record else "replay" if args.replay else "live",
         recordings=args.recordings, progress=not args.no_progress, settings=settings,
-        suggest_trust=args.suggest_trust, only_recorded=args.only_recorded,
+        suggest_trust=args.suggest_trust, only_recorded=args.only_recorded, allow_stale=args.allow_stale,
     )
     try:
         result = run_eval_sync(options)

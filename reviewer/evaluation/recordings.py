@@ -149,6 +149,29 @@ class RecordingCompletion:
     misses: list[str] = field(default_factory=list)
     calls: int = 0
     resumed: int = 0
+    # --allow-stale: a request of the same case, prompt hash and turn whose text changed (the rules' findings
+    # in it moved since recording) is served the recorded response, and counted here; a new prompt still misses.
+    allow_stale: bool = False
+    stale: list[str] = field(default_factory=list)
+    _turns: dict[str, int] = field(default_factory=dict)
+
+    def _next_turn(self, case: str | None) -> int:
+        """Which request of its case this is (0 = the review; later ones are re-asks)."""
+        if case is None:
+            return 0
+        turn = self._turns.get(case, 0)
+        self._turns[case] = turn + 1
+        return turn
+
+    def _stale_entry(self, model: str, case: str | None, turn: int) -> dict[str, Any] | None:
+        if case is None:
+            return None
+        same = [e for e in self.store.entries.values() if e["model"] == model and e.get("case") == case
+                and e.get("prompt") == self.prompt and e.get("prompt_hash") == self.prompt_hash]
+        exact = [e for e in same if e.get("turn") == turn]
+        if exact:
+            return exact[0]
+        return same[0] if turn == 0 and len(same) == 1 and "turn" not in same[0] else None
 
     async def __call__(self, **kwargs: Any) -> Any:
         import litellm
@@ -157,9 +180,14 @@ class RecordingCompletion:
         model = str(kwargs.get("model"))
         key = request_key(model, self.prompt_hash, kwargs.get("messages"))
         case = current_case.get()
+        turn = self._next_turn(case)
         if self.mode == "replay":
             self.store.load_model(model)
             entry = self.store.get(key)
+            if entry is None and self.allow_stale:
+                entry = self._stale_entry(model, case, turn)
+                if entry is not None:
+                    self.stale.append(f"{case} (turn {turn})")
             if entry is None:
                 message = self.store.explain_miss(model, self.prompt, self.prompt_hash, case)
                 self.misses.append(message)
@@ -175,7 +203,12 @@ class RecordingCompletion:
         if recorded is not None:  # resuming an interrupted recording: never ask the model twice
             self.resumed += 1
             return litellm.ModelResponse(**recorded["response"])
-        response = await self.inner(**kwargs)
+        try:
+            response = await self.inner(**kwargs)
+        except BaseException:
+            if case is not None:  # the same request will be asked again: same turn
+                self._turns[case] = turn
+            raise
         hidden = getattr(response, "_hidden_params", None) or {}
         self.store.put({
             "key": key,
@@ -183,6 +216,7 @@ class RecordingCompletion:
             "prompt": self.prompt,
             "prompt_hash": self.prompt_hash,
             "case": case,
+            "turn": turn,
             "response": response.model_dump(),
             "cost_usd": hidden.get("response_cost"),
         })

@@ -41,6 +41,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines.append(f"{m['cases']['n']} cases · mode {run['mode']} · rules {run['rules_version']}"
                  + (f" · prompt hash `{run['prompt_hash'][:12]}`" if run.get("prompt_hash") else "")
                  + f" · {run['duration_s']:.1f} s · {run['started_at']}")
+    if run.get("subset"):
+        lines.append(f"Cases: {run['subset']}.")
+    if run.get("replay_stale"):
+        lines.append(f"{run['replay_stale']} responses were replayed for requests that changed since they were "
+                     "recorded (the rules' findings in them moved; same case and prompt).")
     lines.append("")
     gate = report.get("gate")
     if gate is not None:

@@ -45,6 +45,7 @@ class EvalOptions:
     settings: Settings = field(default_factory=Settings)
     suggest_trust: bool = False
     only_recorded: bool = False
+    allow_stale: bool = False
 
 
 @dataclass
@@ -122,8 +123,8 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     llm = model != RULES_MODEL
     if not llm and options.mode != "live":
         raise EvalUsageError("--record/--replay need a model (the rules engine has nothing to record)")
-    if options.only_recorded and options.mode != "replay":
-        raise EvalUsageError("--only-recorded goes with --replay")
+    if (options.only_recorded or options.allow_stale) and options.mode != "replay":
+        raise EvalUsageError("--only-recorded and --allow-stale go with --replay")
     if options.suggest_trust and not llm:
         raise EvalUsageError("--suggest-trust needs a model run (the rules alone have nothing to trust)")
     prompt = settings.prompt if llm else None
@@ -145,7 +146,8 @@ async def run_eval(options: EvalOptions) -> EvalRun:
 
             inner = litellm.acompletion
         assert prompt is not None and prompt_hash is not None
-        recorder = RecordingCompletion(store, options.mode, prompt, prompt_hash, inner)
+        recorder = RecordingCompletion(store, options.mode, prompt, prompt_hash, inner,
+                                       allow_stale=options.allow_stale)
         if options.only_recorded:
             cases = _recorded_cases(cases, store, prompt, prompt_hash, len(cases))
 
@@ -185,6 +187,10 @@ async def run_eval(options: EvalOptions) -> EvalRun:
             messages.append(f"no accepted baseline at {options.baseline}; reported without a gate")
             options.baseline = None
     if recorder is not None:
+        if recorder.stale:
+            full["run"]["replay_stale"] = len(recorder.stale)
+            messages.append(f"{len(recorder.stale)} recorded responses replayed for requests that changed since "
+                            "recording (same case and prompt; the rules' findings in the request moved)")
         if recorder.misses:
             unique = sorted(set(recorder.misses))
             full["run"]["replay_misses"] = unique
