@@ -257,12 +257,14 @@ def _recorded_cases(cases: list[EvalCase], store: RecordingStore, prompt: str, p
 
 
 def _write_trust_suggestion(full: dict[str, Any], out: Path) -> Path:
-    from reviewer import trust
+    from reviewer import local, trust
 
     try:
         profile = trust.suggest(full)
     except trust.TrustError as exc:
         raise EvalUsageError(str(exc)) from exc
+    if local.is_local(profile.model):  # replayed and served under its route name: the same model
+        profile.aliases = ["openai/" + profile.model[len(local.PREFIX):]]
     path = out / f"trust__{model_slug(full['run']['model'])}.yaml"
     path.write_text(trust.dump_profile(profile), encoding="utf-8")
     return path
