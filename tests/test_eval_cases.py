@@ -60,3 +60,11 @@ def test_verdict_confusion_counts_an_acceptable_alternative_on_the_diagonal() ->
     assert scores["accuracy"] == 0.5
     assert scores["confusion"]["block"]["block"] == 1 and scores["confusion"]["send"]["revise"] == 1
     assert scores["per_class"]["revise"]["precision"] == 0.0 and scores["per_class"]["send"]["recall"] == 0.0
+
+
+def test_the_ci_llm_subset_names_golden_cases() -> None:
+    listed = Path(__file__).resolve().parents[1] / "evals" / "ci-llm-cases.txt"
+    wanted = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert 5 <= len(wanted) <= 20
+    assert set(wanted) <= {c.id for c in CASES}
