@@ -83,6 +83,10 @@ def compare_to_baseline(current: dict[str, Any], baseline: dict[str, Any], toler
     fixed = [cid for cid, case in new_cases.items()
              if cid in old_cases and not old_cases[cid]["passed"] and case["passed"]]
     failed = bool(drops) or (tolerances.fail_on_case_regression and bool(regressions))
+    run_now, run_then = current.get("run", {}), baseline.get("run", {})
+    differs = [f"{key}: baseline {run_then.get(key)!r}, now {run_now.get(key)!r}"
+               for key in ("case_set", "model", "prompt", "prompt_hash", "rules_version")
+               if run_then.get(key) != run_now.get(key)]
     return {
         "passed": not failed,
         "baseline": {key: baseline.get("run", {}).get(key) for key in ("case_set", "model", "prompt", "prompt_hash")},
@@ -92,4 +96,5 @@ def compare_to_baseline(current: dict[str, Any], baseline: dict[str, Any], toler
         "cases_fixed": fixed,
         "cases_added": sorted(set(new_cases) - set(old_cases)),
         "cases_removed": sorted(set(old_cases) - set(new_cases)),
+        "run_differs": differs,
     }

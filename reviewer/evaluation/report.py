@@ -104,6 +104,8 @@ def _gate_section(gate: dict[str, Any]) -> list[str]:
     lines = [f"## Gate: {status}", "",
              f"Against the baseline `{base.get('case_set')}` · model `{base.get('model')}`"
              + (f" · prompt `{base.get('prompt')}`" if base.get("prompt") else "") + ".", ""]
+    if gate.get("run_differs"):
+        lines += ["This run differs from the baseline's: " + "; ".join(gate["run_differs"]) + ".", ""]
     if gate["metric_drops"]:
         lines += ["Metrics that fell by more than their tolerance:", ""]
         lines += _table(["metric", "baseline", "now", "change", "tolerance"], [
