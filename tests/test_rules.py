@@ -28,8 +28,10 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "fake-apology.conditional": (
         ["I'm sorry if you were inconvenienced.", "We apologize for any inconvenience this may have caused.",
+         "Sorry if order #A-20931 caused you any trouble.",
          "I apologize if anyone was offended.", "Sorry if this caused any confusion."],
         ["I'm sorry for the inconvenience our late delivery caused.", "Let us know if you were charged.",
+         "Sorry if this is a repeat question, but what is the order number?",
          "I'm sorry, if you could send the order number I'll check."],
     ),
     "fake-apology.passive": (
@@ -130,7 +132,7 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Please wait for the pickup e-mail before heading back.", "I'm sorry for the wait."],
     ),
     "professional.brush-off": (
-        ["Appreciate your understanding.", "We'll get back at the earliest.", "Please do not worry.",
+        ["Appreciate your understanding.", "We'll get back at the earliest.",
          "Thank you for your cooperation.", "I'll take this as a feedback."],
         ["Thank you for your patience.", "I understand how worrying this is.", "We'll get back to you by 5pm today."],
     ),
@@ -141,6 +143,7 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "professional.thin-brush-off": (
         ["Please keep us posted!", "Let us know how the conversation goes!", "Thanks for your patience.",
+         "Please do not worry.",
          "Let us know if there's anything else we can assist with!"],
         ["Let us know if you need more help with the link.", "Keep your receipt for the return."],
     ),

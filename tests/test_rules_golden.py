@@ -95,3 +95,31 @@ def test_peer_apology_cases(case: dict[str, object]) -> None:
     statuses = {c.id: c.status for c in review.criteria}
     for criterion, status in expect["criteria"].items():
         assert statuses[criterion] == status, criterion
+
+
+# Good or fixable replies (other brands, e-mail) with phrases that look like blocking ones
+# out of context: the rules must not block them.
+NOT_BLOCKED: list[tuple[str, str | None]] = [
+    ("I'm sorry for the delay. I've refunded the shipping fee today and your parcel arrives tomorrow. "
+     "Thank you for your understanding.", "My parcel is late."),
+    ("I'm sorry — this item is not returnable, but I've arranged a full refund to your card today.",
+     "The lamp I bought is faulty."),
+    ("Sorry if this is a repeat question, but could you confirm your order number so I can check it today?",
+     "Where is my order?"),
+    ("I'm sorry — you were supposed to get a call yesterday and didn't. That's on us. I'll call you at 10am today.",
+     "Nobody called me."),
+    ("I know how many times you've had to contact us about this, and I'm sorry. I've escalated it to our manager, "
+     "who will call you by 5pm today.", "Where is my refund?"),
+    ("I'm sorry for the late delivery. Some items can take longer to ship in December, but yours should have "
+     "arrived — I've sent a replacement by express today.", "My order is late."),
+    ("If you have already returned the item, please ignore this reminder; your refund will be issued within "
+     "3 days.", None),
+    ("I'm so sorry, please don't worry — I've already sent a replacement and it arrives on Friday.",
+     "My blender arrived broken."),
+]
+
+
+@pytest.mark.parametrize(("draft", "customer"), NOT_BLOCKED)
+def test_not_blocked(draft: str, customer: str | None) -> None:
+    review = check(ReviewRequest(draft=draft, customer_message=customer))
+    assert review.verdict != "block", [(f.rule_id, f.severity, f.span.text if f.span else "") for f in review.findings]

@@ -17,7 +17,7 @@ from reviewer.rules.loader import Rule, load_rules
 from reviewer.rules.matching import Match, Matches, RuleSet, finding_for, match_rules
 from reviewer.rules.text import Prepared, looks_english, prepare
 
-RULES_VERSION = "1.1.0"
+RULES_VERSION = "1.2.0"
 
 MAX_FINDINGS_PER_RULE = 20
 _SEVERITY_RANK = {"error": 0, "warning": 1, "suggestion": 2}
@@ -95,7 +95,7 @@ def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:
         if rule.severity is None or not all(conditions.get(c, False) for c in rule.only_when):
             continue
         severity: Severity = rule.severity
-        if severity == "warning" and any(conditions.get(c, False) for c in rule.error_when):
+        if any(conditions.get(c, False) for c in rule.error_when):
             severity = "error"
         if rule.scope == "customer":
             assert matches.customer is not None
