@@ -300,4 +300,7 @@ def dump_profile(profile: TrustProfile) -> str:
     import yaml
 
     data = profile.model_dump(exclude_defaults=False)
-    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
+    head = (f"# Trust profile of {profile.model}: per criterion, whose judgement the review uses\n"
+            "# (rules | rules_then_model | model), with the agreement on labelled cases that justified it.\n"
+            "# Proposed by `reviewer eval --suggest-trust`; see README, section evals, 'Model trust'.\n")
+    return head + str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
