@@ -99,6 +99,21 @@ class ServiceProcess:
     def logs(self) -> str:
         return self._log.read_text(encoding="utf-8", errors="replace")
 
+    def barrier(self, timeout_s: float = 10.0) -> str:
+        """Send one more request and wait until its access line is written; then every earlier line is too.
+
+        (The service writes logs from a queue on a thread, so a line can trail its response a little.)
+        """
+        marker = f"barrier-{time.monotonic_ns()}"
+        httpx.get(f"{self.url}/healthz", headers={"X-Request-ID": marker}, timeout=10.0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.logs()
+            if f'"{marker}"' in text:
+                return text
+            time.sleep(0.02)
+        raise AssertionError(f"the access line of {marker} was not written within {timeout_s}s")
+
     def cleanup(self) -> None:
         self.stop()
         self._log.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -131,6 +132,22 @@ async def test_queue_limit_refuses_with_503_while_full(monkeypatch: pytest.Monke
     assert refused.status_code == too_big.status_code == 503
     assert refused.headers["retry-after"] == "1"
     assert after.status_code == 200  # capacity comes back once the queue drains
+
+
+async def test_prompts_degrade_when_the_catalogue_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = importlib.import_module
+
+    def no_prompts(name: str, package: str | None = None) -> Any:
+        if name == "reviewer.prompts":
+            raise ModuleNotFoundError(name)
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_prompts)
+    async with make_client() as c:
+        response = await c.get("/v1/prompts")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["available"] is False and body["prompts"] == [] and body["detail"] == "ModuleNotFoundError"
 
 
 async def test_readiness_probe_is_bounded_and_cached() -> None:

@@ -7,9 +7,14 @@ was degraded, never the draft or the customer's message unless
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import logging
+import queue
+import sys
 import time
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 ACCESS_LOGGER = "reviewer.access"
@@ -47,6 +52,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _TracebackFreeQueueHandler(QueueHandler):
+    """Queues a copy of the record with its message resolved and any exception reduced to its type name.
+
+    (The stock ``prepare`` renders the traceback into the message; tracebacks can quote customer text.)
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        prepared = copy.copy(record)
+        prepared.msg = record.getMessage()
+        prepared.args = None
+        if record.exc_info and record.exc_info[0] is not None and not hasattr(record, "exc_type"):
+            prepared.exc_type = record.exc_info[0].__name__
+        prepared.exc_info = None
+        prepared.exc_text = None
+        prepared.stack_info = None
+        return prepared
+
+
+def queued_stderr_handler() -> logging.Handler:
+    """A handler that only queues records; a thread formats and writes them to stderr.
+
+    So a slow reader of stderr (a full pipe) never blocks the event loop. The queue is
+    drained at exit.
+    """
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = QueueListener(records, stream, respect_handler_level=False)
+    listener.start()
+    atexit.register(listener.stop)
+    return _TracebackFreeQueueHandler(records)
+
+
 def log_config(level: str = "info") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for uvicorn and the service: JSON lines on stderr."""
     upper = level.upper()
@@ -54,7 +92,7 @@ def log_config(level: str = "info") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "handlers": {"stderr": {"()": queued_stderr_handler}},
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
             "uvicorn.error": {"handlers": ["stderr"], "level": upper, "propagate": False},
