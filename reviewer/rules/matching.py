@@ -43,6 +43,25 @@ class RuleSet:
         self.rules = rules
         self.draft_index = TriggerIndex({t for r in rules if r.scope != "customer" for t in r.triggers or ()})
         self.customer_index = TriggerIndex({t for r in rules if r.scope == "customer" for t in r.triggers or ()})
+        # literal -> the (rule, part) positions it unlocks; parts without literals always run
+        self.unlocks: dict[str, dict[str, list[tuple[int, int]]]] = {"draft": {}, "customer": {}}
+        self.always: dict[str, list[tuple[int, int]]] = {"draft": [], "customer": []}
+        for i, rule in enumerate(rules):
+            scope = "customer" if rule.scope == "customer" else "draft"
+            for j, part in enumerate(rule.parts):
+                if part.triggers is None:
+                    self.always[scope].append((i, j))
+                else:
+                    for literal in part.triggers:
+                        self.unlocks[scope].setdefault(literal, []).append((i, j))
+
+    def to_run(self, scope: str, present: set[str]) -> list[tuple[int, int]]:
+        """The (rule, part) positions whose literals occur, in rule order."""
+        positions = set(self.always[scope])
+        unlocks = self.unlocks[scope]
+        for literal in present:
+            positions.update(unlocks.get(literal, ()))
+        return sorted(positions)
 
 
 def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Prepared | None) -> Matches:
@@ -50,20 +69,22 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
     ruleset = rules if isinstance(rules, RuleSet) else RuleSet(rules)
     found = Matches(draft, customer)
     verdicts: dict[tuple[str, int], bool] = {}  # (rule, sentence) -> cancelled by a hard negative
-    present_draft = ruleset.draft_index.present(draft.lower)
-    present_customer = ruleset.customer_index.present(customer.lower) if customer is not None else set()
-    for rule in ruleset.rules:
+    positions = ruleset.to_run("draft", ruleset.draft_index.present(draft.lower))
+    if customer is not None:
+        positions += ruleset.to_run("customer", ruleset.customer_index.present(customer.lower))
+        positions.sort()
+    parts_by_rule: dict[int, list[int]] = {}
+    for i, j in positions:
+        parts_by_rule.setdefault(i, []).append(j)
+    for i, part_indexes in parts_by_rule.items():
+        rule = ruleset.rules[i]
         prepared = customer if rule.scope == "customer" else draft
         if prepared is None:
             continue
         text = prepared.text if rule.case_sensitive else prepared.lower
-        present = present_customer if rule.scope == "customer" else present_draft
-        if rule.triggers is not None and rule.triggers.isdisjoint(present):
-            continue
         hits: list[Match] = []
-        for part in rule.parts:
-            if part.triggers is not None and part.triggers.isdisjoint(present):
-                continue
+        for j in part_indexes:
+            part = rule.parts[j]
             hits.extend(
                 Match(rule, start, end)
                 for start, end in finditer(part, text)
