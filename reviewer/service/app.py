@@ -169,7 +169,13 @@ def document_spec(spec: dict[str, Any], keys_required: bool) -> dict[str, Any]:
             if path.startswith(PROTECTED_PREFIX):
                 for operation in operations.values():
                     operation["security"] = [{SCHEME_NAME: []}]
-    properties = spec.get("components", {}).get("schemas", {}).get("ReviewRequest", {}).get("properties", {})
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    if "ReviewRequest" not in schemas:  # referenced by REVIEW_REQUEST_BODY, whichever route brings it in
+        schema = ReviewRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas["ReviewRequest"] = schema
+    properties = schemas["ReviewRequest"].get("properties", {})
     if "draft" in properties:
         properties["draft"].update(minLength=1, maxLength=MAX_DRAFT_CHARS, pattern=_NOT_BLANK)
     for branch in properties.get("customer_message", {}).get("anyOf", []):
