@@ -131,7 +131,7 @@ class FakeLLM:
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> FakeLLM:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _QuickServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
@@ -204,9 +204,17 @@ class FakeLLM:
             self._stopping.wait(seconds)
 
 
+class _QuickServer(ThreadingHTTPServer):
+    """A deep listen backlog, so hundreds of concurrent callers don't sit in SYN retries."""
+
+    request_queue_size = 1024
+
+
 def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Without this, Nagle plus delayed ACK adds ~40 ms to every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
