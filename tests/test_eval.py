@@ -294,3 +294,16 @@ def test_two_recording_runs_into_one_folder_lose_nothing(tmp_path: Path) -> None
     third.drop_stale("review@v1", "h2")
     third.save()
     assert set(RecordingStore(tmp_path)._read("m")) == {"c"}
+
+
+def test_an_added_case_is_listed_and_does_not_move_the_compared_metrics(tmp_path: Path) -> None:
+    baseline, cases = tmp_path / "baseline.json", write_cases(tmp_path)
+    assert run_eval("--model", "rules", "--cases", cases, "--out", tmp_path / "a", "--baseline", baseline,
+                    "--update-baseline") == 0
+    failing_new = dict(CASES[1], id="t-new-and-failing", expect={"verdict": "block"})  # a good reply never blocks
+    more = tmp_path / "more.yaml"
+    more.write_text(yaml.safe_dump([*CASES, failing_new], sort_keys=False), encoding="utf-8")
+    assert run_eval("--model", "rules", "--cases", more, "--out", tmp_path / "b", "--baseline", baseline) == 0
+    gate = load_report(tmp_path / "b")["gate"]
+    assert gate["passed"] and gate["cases_added"] == ["t-new-and-failing"] and gate["compared_on"] == 2
+    assert "compared on the 2 cases both runs share" in (tmp_path / "b" / "report.md").read_text(encoding="utf-8")

@@ -59,8 +59,42 @@ def gated_metrics(report: dict[str, Any], tolerances: Tolerances) -> dict[str, t
     return out
 
 
+def _rewrite_passed(case: dict[str, Any]) -> bool:
+    rewrite = case.get("rewrite", {})
+    if "ok" in rewrite:
+        return rewrite["state"] == "checked" and bool(rewrite["ok"])
+    return rewrite.get("state") == "checked" and all(a["ok"] for a in rewrite.get("assertions", []))
+
+
+def metrics_on(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The gated metrics recomputed on some cases (those two runs share, when their case sets differ)."""
+    from reviewer.evaluation.metrics import criterion_metrics, verdict_metrics
+
+    def ratio(num: int, den: int) -> float | None:
+        return round(num / den, 4) if den else None
+
+    checked = [c for c in cases if c.get("rewrite", {}).get("state") in {"checked", "missing"}]
+    returned = [c for c in cases if c.get("rewrite_status")]
+    return {
+        "verdict": {"accuracy": verdict_metrics(cases)["accuracy"]},
+        "cases": {"pass_rate": ratio(sum(c["passed"] for c in cases), len(cases))},
+        "rewrite": {"pass_rate": ratio(sum(_rewrite_passed(c) for c in checked), len(checked)),
+                    "verified_rate": ratio(sum(c["rewrite_status"] == "verified" for c in returned), len(returned))},
+        "criteria": criterion_metrics(cases),
+    }
+
+
 def compare_to_baseline(current: dict[str, Any], baseline: dict[str, Any], tolerances: Tolerances) -> dict[str, Any]:
     """Everything that changed between the baseline and this run, and whether the gate passes."""
+    old_ids = [c["id"] for c in baseline.get("cases", [])]
+    new_ids = [c["id"] for c in current.get("cases", [])]
+    shared = set(old_ids) & set(new_ids)
+    compared_on: int | None = None
+    if set(old_ids) != set(new_ids) and shared:
+        # Added or removed cases would move every rate: compare the metrics on the cases both runs share.
+        compared_on = len(shared)
+        current = {**current, "metrics": metrics_on([c for c in current["cases"] if c["id"] in shared])}
+        baseline = {**baseline, "metrics": metrics_on([c for c in baseline["cases"] if c["id"] in shared])}
     now = gated_metrics(current, tolerances)
     before = gated_metrics(baseline, tolerances)
     drops, changes = [], []
@@ -97,4 +131,5 @@ def compare_to_baseline(current: dict[str, Any], baseline: dict[str, Any], toler
         "cases_added": sorted(set(new_cases) - set(old_cases)),
         "cases_removed": sorted(set(old_cases) - set(new_cases)),
         "run_differs": differs,
+        "compared_on": compared_on,
     }

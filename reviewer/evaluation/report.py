@@ -104,6 +104,9 @@ def _gate_section(gate: dict[str, Any]) -> list[str]:
     lines = [f"## Gate: {status}", "",
              f"Against the baseline `{base.get('case_set')}` · model `{base.get('model')}`"
              + (f" · prompt `{base.get('prompt')}`" if base.get("prompt") else "") + ".", ""]
+    if gate.get("compared_on"):
+        lines += [f"The case sets differ, so the metrics are compared on the {gate['compared_on']} cases both "
+                  "runs share.", ""]
     if gate.get("run_differs"):
         lines += ["This run differs from the baseline's: " + "; ".join(gate["run_differs"]) + ".", ""]
     if gate["metric_drops"]:

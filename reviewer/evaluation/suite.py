@@ -84,10 +84,12 @@ def baseline_name(case_set: str, model: str, prompt: str | None) -> str:
 
 def baseline_view(full: dict[str, Any]) -> dict[str, Any]:
     """What a baseline keeps: the run, the metrics and each case's outcome, but no draft or rewrite text."""
-    keep = ("id", "passed", "failures", "verdict", "rules_verdict", "model_verdict")
+    keep = ("id", "passed", "failures", "verdict", "rules_verdict", "model_verdict", "rewrite_status")
     cases = []
     for case in full["cases"]:
         slim = {k: case[k] for k in keep if k in case}
+        rewrite = case["rewrite"]
+        slim["rewrite"] = {"state": rewrite["state"], "ok": all(a["ok"] for a in rewrite.get("assertions", []))}
         slim["criteria"] = {cid: {k: v for k, v in entry.items() if k in ("expected", "got", "rules", "model")}
                             for cid, entry in case["criteria"].items()}
         cases.append(slim)
