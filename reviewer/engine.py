@@ -131,7 +131,7 @@ async def _model_review(
     if trust is None:  # the answering model's measured trust profile, else the conservative one
         from reviewer import trust as trust_profiles
 
-        trust = trust_profiles.trust_map_for(used, settings.prompt)
+        trust = trust_profiles.trust_map_for(used, prompt.ref)
     merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
     review = build_review(request, rules.RulesResult(findings=merged.findings, criteria=merged.criteria), engine)
     review.summary = answer.summary
