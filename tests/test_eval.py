@@ -307,3 +307,17 @@ def test_an_added_case_is_listed_and_does_not_move_the_compared_metrics(tmp_path
     gate = load_report(tmp_path / "b")["gate"]
     assert gate["passed"] and gate["cases_added"] == ["t-new-and-failing"] and gate["compared_on"] == 2
     assert "compared on the 2 cases both runs share" in (tmp_path / "b" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_bad_tolerances_file_is_caught_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases, baseline = write_cases(tmp_path), tmp_path / "baseline.json"
+    assert run_eval("--model", "rules", "--cases", cases, "--out", tmp_path / "a", "--baseline", baseline,
+                    "--update-baseline") == 0
+    bad = tmp_path / "tolerances.yaml"
+    bad.write_text("metrics: {verdict.accuracy: lots}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert run_eval("--model", "rules", "--cases", cases, "--out", tmp_path / "b", "--baseline", baseline,
+                    "--tolerances", bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reviewer: error: tolerances") and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()

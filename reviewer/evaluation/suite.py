@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from reviewer import rules
 from reviewer.config import Settings
 from reviewer.evaluation import gate, metrics, report
@@ -153,6 +155,22 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         if options.only_recorded:
             cases = _recorded_cases(cases, store, prompt, prompt_hash, len(cases))
 
+    # The baseline and tolerances are checked before a (possibly long) run, not after it.
+    notes: list[str] = []
+    tolerances = None
+    if options.baseline is not None and str(options.baseline) == AUTO_BASELINE:
+        options.baseline = evals_dir() / "baselines" / baseline_name(case_set, model, prompt)
+        if not options.baseline.is_file() and not options.update_baseline:
+            notes.append(f"no accepted baseline at {options.baseline}; reported without a gate")
+            options.baseline = None
+    if options.baseline is not None and not options.update_baseline:
+        if not options.baseline.is_file():
+            raise EvalUsageError(f"baseline {options.baseline} not found (create it with --update-baseline)")
+        try:
+            tolerances = gate.load_tolerances(options.tolerances or evals_dir() / "tolerances.yaml")
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # pydantic's ValidationError is a ValueError
+            raise EvalUsageError(f"tolerances: {exc}".splitlines()[0]) from exc
+
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.perf_counter()
     outcomes = await _run_with_progress(
@@ -181,13 +199,8 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     if trust_choice is not None:
         full["run"]["trust"] = {"profile": trust_choice.name, "reason": trust_choice.reason,
                                 "criteria": trust_choice.profile.levels()}
-    messages: list[str] = []
+    messages: list[str] = list(notes)
     exit_code = 0
-    if options.baseline is not None and str(options.baseline) == AUTO_BASELINE:
-        options.baseline = evals_dir() / "baselines" / baseline_name(case_set, model, prompt)
-        if not options.baseline.is_file() and not options.update_baseline:
-            messages.append(f"no accepted baseline at {options.baseline}; reported without a gate")
-            options.baseline = None
     if recorder is not None:
         if recorder.stale:
             full["run"]["replay_stale"] = len(recorder.stale)
@@ -203,12 +216,12 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         if options.mode == "record":
             recorder.store.drop_stale(recorder.prompt, recorder.prompt_hash)
             messages += [f"recorded responses: {p}" for p in recorder.store.save()]
-    if options.baseline is not None and not options.update_baseline:
-        if not options.baseline.is_file():
-            raise EvalUsageError(f"baseline {options.baseline} not found (create it with --update-baseline)")
-        baseline = json.loads(options.baseline.read_text(encoding="utf-8"))
-        tolerance_file = options.tolerances or evals_dir() / "tolerances.yaml"
-        full["gate"] = gate.compare_to_baseline(full, baseline, gate.load_tolerances(tolerance_file))
+    if options.baseline is not None and tolerances is not None:
+        try:
+            baseline = json.loads(options.baseline.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EvalUsageError(f"baseline {options.baseline}: not a report ({exc})") from exc
+        full["gate"] = gate.compare_to_baseline(full, baseline, tolerances)
         if not full["gate"]["passed"]:
             exit_code = 1
             messages.append("gate FAILED: " + _gate_reasons(full["gate"]))
