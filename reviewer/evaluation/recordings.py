@@ -38,6 +38,12 @@ def request_key(model: str, prompt_hash: str, messages: Any) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
+def system_sha(messages: Any) -> str:
+    """A hash of a request's system messages: the prompt's fixed part, without the case or the rules' findings."""
+    system = [m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "system"]
+    return hashlib.sha256(json.dumps(system, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()[:32]
+
+
 def model_slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
 
@@ -163,11 +169,13 @@ class RecordingCompletion:
         self._turns[case] = turn + 1
         return turn
 
-    def _stale_entry(self, model: str, case: str | None, turn: int) -> dict[str, Any] | None:
+    def _stale_entry(self, model: str, case: str | None, turn: int, system: str) -> dict[str, Any] | None:
+        """The same case's response at this turn, asked with the very same system message (so the same prompt)."""
         if case is None:
             return None
         same = [e for e in self.store.entries.values() if e["model"] == model and e.get("case") == case
-                and e.get("prompt") == self.prompt and e.get("prompt_hash") == self.prompt_hash]
+                and e.get("prompt") == self.prompt and e.get("prompt_hash") == self.prompt_hash
+                and e.get("system_sha") == system]
         exact = [e for e in same if e.get("turn") == turn]
         if exact:
             return exact[0]
@@ -185,7 +193,7 @@ class RecordingCompletion:
             self.store.load_model(model)
             entry = self.store.get(key)
             if entry is None and self.allow_stale:
-                entry = self._stale_entry(model, case, turn)
+                entry = self._stale_entry(model, case, turn, system_sha(kwargs.get("messages")))
                 if entry is not None:
                     self.stale.append(f"{case} (turn {turn})")
             if entry is None:
@@ -217,6 +225,7 @@ class RecordingCompletion:
             "prompt_hash": self.prompt_hash,
             "case": case,
             "turn": turn,
+            "system_sha": system_sha(kwargs.get("messages")),
             "response": response.model_dump(),
             "cost_usd": hidden.get("response_cost"),
         })
