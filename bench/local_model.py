@@ -91,6 +91,7 @@ async def main() -> int:
     parser.add_argument("--prompt", default=None, help="prompt version, e.g. review@v1 (default: the engine's)")
     parser.add_argument("--rate-rounds", type=int, default=2, help="rounds of the raw-vs-reviewer rate comparison")
     parser.add_argument("--examples", type=int, default=4, help="before/after examples to print")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per-call timeout in seconds (default 600)")
     parser.add_argument("--replies", type=Path, default=REPLIES)
     parser.add_argument("--json-out", type=Path, help="write every review here (JSON lines)")
     args = parser.parse_args()
@@ -102,7 +103,12 @@ async def main() -> int:
     if not local.available(Settings()):
         print(f"the local model is not installed: {local.INSTALL_HINT}", file=sys.stderr)
         return 2
-    overrides: dict[str, Any] = {"model": local.default_model(Settings(local_default=True)) or local.DEFAULT_MODEL}
+    overrides: dict[str, Any] = {
+        "model": local.default_model(Settings(local_default=True)) or local.DEFAULT_MODEL,
+        # Measure how long reviews take, not whether they fit the default per-call timeout.
+        "timeout_s": args.timeout,
+        "deadline_s": args.timeout * 3,
+    }
     if args.prompt:
         overrides["prompt"] = args.prompt
     settings = Settings().with_overrides(**overrides)

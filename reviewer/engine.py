@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from reviewer import llm, merge, prompts, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.llm_output import ModelReview, RewriteOnly
+from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
 from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
 
 
@@ -103,19 +103,37 @@ async def _model_review(
     caller = llm.ModelCaller(settings, completion)
     engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
     try:
-        prompt = prompts.load(settings.prompt)
+        prompt = prompts.load(_prompt_for(model, settings))
     except prompts.PromptError as exc:
         return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
     engine.prompt_version = prompt.ref
+    candidates = [model, *(m for m in settings.fallback_models if m != model)]
+    failures: list[str] = []
+    first = 0
+    if prompt.output == "rewrite":
+        # A prompt chosen for the local model is answered by it alone; fallbacks get the general prompt.
+        first = len(candidates) if "prompt" in settings.model_fields_set else 1
+        done = await _rules_judge_model_rewrites(
+            request, settings, candidates[:first], prompt, found, caller, engine, started, failures
+        )
+        if done is not None:
+            return done
+        if first >= len(candidates):
+            return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
+        try:
+            prompt = prompts.load(settings.prompt)
+        except prompts.PromptError as exc:
+            return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
+        engine.prompt_version = prompt.ref
 
     def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
         return prompts.render(prompt, request, found.findings, schema, found.criteria)
 
-    candidates = [model, *(m for m in settings.fallback_models if m != model)]
-    failures: list[str] = []
     answer: ModelReview | None = None
     used = model
     for index, candidate in enumerate(candidates):
+        if index < first:
+            continue
         if index:
             engine.fallbacks_used = index
         try:
@@ -143,6 +161,55 @@ async def _model_review(
     engine.dropped_quotes = merged.dropped_quotes
     _record_stats(engine, caller, started)
     return review
+
+
+def _prompt_for(model: str, settings: Settings) -> str:
+    """The prompt version: the one set explicitly, else the local model's own (written for small models)."""
+    if "prompt" in settings.model_fields_set:
+        return settings.prompt
+    from reviewer import local
+
+    return local.default_prompt(model) or settings.prompt
+
+
+async def _rules_judge_model_rewrites(
+    request: ReviewRequest,
+    settings: Settings,
+    models: list[str],
+    prompt: prompts.Prompt,
+    found: rules.RulesResult,
+    caller: llm.ModelCaller,
+    engine: Engine,
+    started: float,
+    failures: list[str],
+) -> Review | None:
+    """A prompt with ``output: rewrite``: the rules' judgement stands alone; the model writes summary and rewrite.
+
+    For models measured to judge worse than the rules (the embedded 1.5B one, see
+    FINDINGS): their time goes into the verified rewrite, not into judgements the
+    merge would not trust. None (with ``failures`` filled in) when no model answered.
+    """
+
+    def messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
+        return prompts.render(prompt, request, found.findings, schema, found.criteria)
+
+    for index, candidate in enumerate(models):
+        engine.fallbacks_used = index
+        try:
+            answer, _raw = await caller.ask(candidate, messages, SummaryAndRewrite, "review", dict(prompt.params))
+        except llm.ModelFailed as exc:
+            failures.append(f"{candidate}: {exc}")
+            continue
+        review = build_review(request, found, engine)
+        review.summary = answer.summary
+        meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
+        review.rewrite = await _verified_rewrite(
+            request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix
+        )
+        engine.model = candidate
+        _record_stats(engine, caller, started)
+        return review
+    return None
 
 
 async def _verified_rewrite(

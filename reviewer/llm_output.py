@@ -65,6 +65,13 @@ class ModelReview(_Closed):
     rewrite: str = Field(min_length=1, max_length=20_000)
 
 
+class SummaryAndRewrite(_Closed):
+    """The answer to a prompt with ``output: rewrite`` (small models): the rules judge, the model rewrites."""
+
+    summary: str = Field(max_length=600)
+    rewrite: str = Field(min_length=1, max_length=20_000)
+
+
 class RewriteOnly(_Closed):
     """The answer to a rewrite re-ask."""
 

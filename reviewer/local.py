@@ -76,6 +76,9 @@ QWEN_CODER_1_5B = Weights(
 )
 DEFAULT_WEIGHTS = QWEN_CODER_1_5B
 DEFAULT_MODEL = PREFIX + DEFAULT_WEIGHTS.name
+# The shipped 1.5B model judges worse than the rules (FINDINGS): its prompt asks only for a
+# summary and the rewrite. A user's own GGUF gets the general prompt unless one is set.
+DEFAULT_PROMPT = "review-small@v2"
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -111,6 +114,11 @@ def default_model(settings: Settings) -> str | None:
     if settings.local_model_path is not None:
         return PREFIX + settings.local_model_path.stem
     return DEFAULT_MODEL
+
+
+def default_prompt(model: str) -> str | None:
+    """The prompt version written for ``model`` when it is the shipped small model, else None."""
+    return DEFAULT_PROMPT if model == DEFAULT_MODEL else None
 
 
 def is_local(model: str) -> bool:

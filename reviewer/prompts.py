@@ -33,6 +33,7 @@ from reviewer.models import CriterionResult, Finding, ReviewRequest
 DEFAULT_PROMPT = "review@v1"
 LOCK_FILE = "LOCK"
 BLOCK_TAGS = ("draft", "customer_message", "context", "rule_findings")
+OUTPUTS = ("review", "rewrite")  # what a prompt asks the model for (front matter ``output``)
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _SECTION = re.compile(r"^# (system|user)\s*$", re.MULTILINE)
@@ -54,6 +55,7 @@ class Prompt:
     sha256: str
     text: str
     params: dict[str, Any] = field(default_factory=dict)
+    output: str = "review"  # "review": judge every criterion and rewrite; "rewrite": summary and rewrite only
 
     @property
     def ref(self) -> str:
@@ -105,6 +107,9 @@ def parse(text: str, where: str = "<prompt>") -> Prompt:
     params = meta.get("params") or {}
     if not isinstance(params, dict):
         raise PromptError(f"{where}: 'params' must be a mapping")
+    output = meta.get("output", "review")
+    if output not in OUTPUTS:
+        raise PromptError(f"{where}: 'output' must be one of {', '.join(OUTPUTS)}")
     body = text[end + 5 :]
     parts = _SECTION.split(body)
     sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
@@ -119,6 +124,7 @@ def parse(text: str, where: str = "<prompt>") -> Prompt:
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         text=text,
         params=dict(params),
+        output=output,
     )
 
 

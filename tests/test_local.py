@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,64 @@ def test_the_runtime_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     junk.write_bytes(b"GGUF" + b"\0" * 4096)
     with pytest.raises(local.LocalModelError, match="could not load"):
         local.LocalServer(junk)
+
+
+# --- the small-model prompt (output: rewrite), through the real litellm path to the fake server ---------------
+
+GOOD_REWRITE = (
+    "I'm sorry your order #4411 hasn't arrived yet - that's on us to put right. "
+    "Could you tell me whether the tracking page shows a carrier? Then I can chase it today. "
+    "Thank you for your patience."
+)
+
+
+def test_the_shipped_local_model_gets_the_small_prompt_unless_one_is_set() -> None:
+    from reviewer.engine import _prompt_for
+
+    assert _prompt_for(local.DEFAULT_MODEL, Settings()) == local.DEFAULT_PROMPT
+    assert _prompt_for(local.DEFAULT_MODEL, Settings(prompt="review@v1")) == "review@v1"
+    assert _prompt_for("local/my-bigger-model", Settings()) == Settings().prompt
+    assert _prompt_for("openai/gpt-4o-mini", Settings()) == Settings().prompt
+
+
+async def test_with_the_small_prompt_the_rules_judge_and_the_model_rewrites(fake_llm: Any) -> None:
+    from llm_helpers import fast_settings
+
+    from reviewer.models import ReviewRequest
+
+    request = ReviewRequest(
+        draft="I'm sorry you feel that way. Your order #4411 shipped on March 3, so there is nothing we can do.",
+        customer_message="Order #4411 still hasn't arrived!",
+    )
+    fake_llm.script({"summary": "Apologises for feelings, refuses help.", "rewrite": GOOD_REWRITE})
+    settings = fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT)
+    review = await engine.areview(request, settings)
+    rules_only = engine.check(request)
+    assert review.engine.prompt_version == local.DEFAULT_PROMPT
+    assert review.engine.mode == "llm" and review.engine.model == "openai/small"
+    assert review.verdict == rules_only.verdict == "block"
+    assert [c.model_dump() for c in review.criteria] == [c.model_dump() for c in rules_only.criteria]
+    assert review.summary == "Apologises for feelings, refuses help."
+    assert review.rewrite is not None and review.rewrite.text.startswith("I'm sorry your order #4411")
+    asked = " ".join(m["content"] for m in fake_llm.chat_requests[0].body["messages"])
+    assert '"rewrite"' in asked and '"criteria"' not in asked  # only a summary and a rewrite are asked for
+
+
+async def test_when_the_local_model_fails_fallbacks_get_the_general_prompt(
+    fake_llm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fake_llm import model_answer
+    from llm_helpers import fast_settings
+
+    from reviewer.models import ReviewRequest
+
+    async def broken_route(model: str, settings: object = None) -> tuple[str, dict[str, Any]]:
+        raise local.LocalModelError("weights failed their sha256 check")
+
+    monkeypatch.setattr(local, "alitellm_route", broken_route)
+    draft = "Sorry for the delay, your parcel is on its way."
+    fake_llm.script(model_answer(draft), model="backup")
+    settings = fast_settings(fake_llm, model=local.DEFAULT_MODEL, fallback_models=["openai/backup"])
+    review = await engine.areview(ReviewRequest(draft=draft), settings)
+    assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1
+    assert review.engine.prompt_version == Settings().prompt
