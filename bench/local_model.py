@@ -46,15 +46,18 @@ def load_replies(path: Path, n: int) -> list[dict[str, str]]:
     return rows[:n]
 
 
-async def rates(settings: Any, messages: list[dict[str, str]], rounds: int) -> dict[str, float]:
+async def rates(settings: Any, messages: list[dict[str, str]], output: str, rounds: int) -> dict[str, float]:
     """Generation rate (completion tokens / wall second) of the raw server vs the reviewer's call, same prompt."""
     import httpx
 
     from reviewer import llm, local
-    from reviewer.llm_output import ModelReview, json_schema
+    from reviewer.llm_output import ModelReview, SummaryAndRewrite, json_schema
 
     running = await local.aserver(settings)
-    schema = llm.portable_schema(json_schema(ModelReview))
+    answer_model: type[ModelReview] | type[SummaryAndRewrite] = (
+        SummaryAndRewrite if output == "rewrite" else ModelReview
+    )
+    schema = llm.portable_schema(json_schema(answer_model))
     body = {
         "messages": messages,
         "temperature": 0,
@@ -65,7 +68,11 @@ async def rates(settings: Any, messages: list[dict[str, str]], rounds: int) -> d
     engine_rates: list[float] = []
     reviewer_rates: list[float] = []
     async with httpx.AsyncClient(timeout=600) as client:
-        await client.post(running.api_base + "/chat/completions", json=body)  # warm the prompt cache
+        # Warm up both paths first: the prompt cache, and litellm's import and client (seconds on first use).
+        await client.post(running.api_base + "/chat/completions", json=body)
+        await llm.ModelCaller(settings).ask(
+            local.DEFAULT_MODEL, lambda _schema: messages, answer_model, "review", {"temperature": 0}
+        )
         for _ in range(rounds):
             started = time.perf_counter()
             response = (await client.post(running.api_base + "/chat/completions", json=body)).json()
@@ -75,7 +82,7 @@ async def rates(settings: Any, messages: list[dict[str, str]], rounds: int) -> d
 
             caller = llm.ModelCaller(settings)
             started = time.perf_counter()
-            await caller.ask(local.DEFAULT_MODEL, lambda _schema: messages, ModelReview, "review", {"temperature": 0})
+            await caller.ask(local.DEFAULT_MODEL, lambda _schema: messages, answer_model, "review", {"temperature": 0})
             elapsed = time.perf_counter() - started
             reviewer_rates.append(caller.stats.completion_tokens / elapsed)
     return {
@@ -122,12 +129,12 @@ async def main() -> int:
     replies = load_replies(args.replies, args.n)
     requests = [ReviewRequest(draft=row["reply"], customer_message=row["customer"]) for row in replies]
 
-    prompt = prompts.load(settings.prompt)
+    prompt = prompts.load(engine._prompt_for(settings.model or local.DEFAULT_MODEL, settings))
     first = requests[0]
     found = rules.run(first)
     messages = prompts.render(prompt, first, found.findings, None, found.criteria)
     if args.rate_rounds > 0:
-        rate = await rates(settings, messages, args.rate_rounds)
+        rate = await rates(settings, messages, prompt.output, args.rate_rounds)
         overhead = 1 - rate["reviewer_tokens_per_s"] / rate["raw_tokens_per_s"]
         print(
             f"generation rate, same prompt ({prompt.ref}): raw server {rate['raw_tokens_per_s']:.1f} tok/s "
