@@ -261,7 +261,18 @@ def test_replaying_the_local_model_never_routes_to_its_runtime() -> None:
     settings = _without_local_runtime(Settings(model="local/qwen2.5-coder-1.5b", fallback_models=["openai/x"]))
     assert settings.model == "openai/qwen2.5-coder-1.5b" and settings.fallback_models == ["openai/x"]
     assert settings.api_base == DEAD_API_BASE
+    assert settings.json_schema is True  # the local server's requests were schema-constrained when recorded
     assert _without_local_runtime(Settings(model="openai/y")).api_base is None
+
+
+def test_the_report_names_the_prompt_the_engine_uses() -> None:
+    from reviewer import local
+    from reviewer.config import Settings
+    from reviewer.evaluation.suite import effective_prompt
+
+    assert effective_prompt(local.DEFAULT_MODEL, Settings()) == local.default_prompt(local.DEFAULT_MODEL)
+    assert effective_prompt(local.DEFAULT_MODEL, Settings().with_overrides(prompt="review@v1")) == "review@v1"
+    assert effective_prompt("openai/x", Settings()) == Settings().prompt
 
 
 def test_a_model_that_always_fails_gives_degraded_reviews_not_a_crash(fake_llm: FakeLLM, tmp_path: Path) -> None:

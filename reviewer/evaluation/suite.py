@@ -105,6 +105,15 @@ def dump_baseline(view: dict[str, Any]) -> str:
     return head[:-2] + ',\n "cases": [\n' + lines + "\n ]\n}\n"
 
 
+def effective_prompt(model: str, settings: Settings) -> str:
+    """The prompt version the engine uses for ``model``: the one set explicitly, else the local model's own."""
+    if "prompt" in settings.model_fields_set:
+        return settings.prompt
+    from reviewer import local
+
+    return local.default_prompt(model) or settings.prompt
+
+
 def _prompt_hash(prompt: str) -> str:
     from reviewer import prompts
 
@@ -131,13 +140,13 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         raise EvalUsageError("--only-recorded and --allow-stale go with --replay")
     if options.suggest_trust and not llm:
         raise EvalUsageError("--suggest-trust needs a model run (the rules alone have nothing to trust)")
-    prompt = settings.prompt if llm else None
+    prompt = effective_prompt(model, settings) if llm else None
     prompt_hash = _prompt_hash(prompt) if prompt else None
     recorder = None
     if llm:
         settings = settings.with_overrides(model=model, rules_only=False)
-        if options.mode == "replay":
-            settings = _without_local_runtime(settings)
+        if options.mode == "replay":  # the route it was recorded under, and the prompt the engine chose then
+            settings = _without_local_runtime(settings).with_overrides(prompt=prompt)
     if options.mode != "live":
         if not engine_accepts_completion():
             raise EvalUsageError("this engine cannot take an injected completion function; record/replay unavailable")
@@ -253,8 +262,10 @@ def _without_local_runtime(settings: Settings) -> Settings:
     if not any(local.is_local(name) for name in names):
         return settings
     unrouted = ["openai/" + n[len(local.PREFIX):] if local.is_local(n) else n for n in names]
+    # The local server constrains output with a JSON schema; the replayed requests must be built the same way.
+    json_schema = settings.json_schema if settings.json_schema is not None else local.is_local(names[0]) or None
     return settings.with_overrides(model=unrouted[0], fallback_models=unrouted[1:],
-                                   api_base="http://127.0.0.1:9/v1", api_key=local.API_KEY)
+                                   api_base="http://127.0.0.1:9/v1", api_key=local.API_KEY, json_schema=json_schema)
 
 
 def _recorded_cases(cases: list[EvalCase], store: RecordingStore, prompt: str, prompt_hash: str,
