@@ -268,6 +268,8 @@ def suggest(report: dict[str, Any], min_cases: int = MIN_CASES, min_gain: float 
     floor = max(verdict_agreement(cases, rules_only) or 0.0, metrics["majority_verdict"]["accuracy"] or 0.0)
     while (verdict_agreement(cases, levels) or 0.0) < floor:
         candidates = [cid for cid in CRITERION_IDS if levels[cid] != "rules"]
+        if not candidates:  # the rules alone are below the majority answer: nothing left to demote
+            break
         cid = max(candidates, key=lambda c: verdict_agreement(cases, {**levels, c: _demote(levels[c])}) or 0.0)
         levels[cid] = _demote(levels[cid])
         criteria[cid].trust = levels[cid]

@@ -288,3 +288,10 @@ def test_allow_stale_replays_a_case_whose_rule_findings_moved_and_counts_it(
     assert report["run"]["replay_stale"] >= 1 and "replay_misses" not in report["run"]
     assert "changed since recording" in capsys.readouterr().out
     assert report["metrics"]["cases"]["degraded"] == 0
+
+
+def test_suggest_stops_when_the_rules_alone_are_below_the_majority() -> None:
+    # every reply is "revise" and the rules say "send" to all: nothing the profile can demote reaches the floor
+    cases = [fake_case(i, "revise", {}) for i in range(30)]
+    profile = trust.suggest(fake_report(cases, majority=1.0))
+    assert set(profile.levels().values()) == {"rules"} and profile.verdict["merged"] == 0.0
