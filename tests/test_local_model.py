@@ -59,7 +59,7 @@ def test_the_review_is_a_schema_valid_model_review(reviewed: Review) -> None:
 def test_the_fake_apology_is_flagged_and_blocks(reviewed: Review) -> None:
     fake = [f for f in reviewed.findings if f.criterion == "no-fake-apology" and f.severity == "error"]
     assert fake, [f.model_dump() for f in reviewed.findings]
-    assert any(f.span is not None and "sorry you feel that way" in f.span.text.lower() for f in fake)
+    assert any(f.span is not None and "sorry you feel" in f.span.text.lower() for f in fake)
     assert reviewed.verdict == "block"
 
 
