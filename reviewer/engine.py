@@ -199,15 +199,6 @@ async def _rules_judge_model_rewrites(
     def messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
         return prompts.render(prompt, request, found.findings, schema, found.criteria)
 
-    if rubric.decide_verdict(found.criteria, found.findings) == "send":
-        # Nothing to fix. Measured: asked anyway, the 1.5B model turned "I'm sorry we've let
-        # you down" into "I'm sorry you feel upset". The draft goes back unrewritten.
-        review = build_review(request, found, engine)
-        review.summary = "The checks found nothing to fix; the draft was not rewritten."
-        engine.model = models[0]
-        _record_stats(engine, caller, started)
-        return review
-
     for index, candidate in enumerate(models):
         engine.fallbacks_used = index
         try:

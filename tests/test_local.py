@@ -257,22 +257,9 @@ async def test_when_the_local_model_fails_fallbacks_get_the_general_prompt(
         raise local.LocalModelError("weights failed their sha256 check")
 
     monkeypatch.setattr(local, "alitellm_route", broken_route)
-    draft = "I'm sorry you feel that way. Your parcel is on its way."
+    draft = "Sorry for the delay, your parcel is on its way."
     fake_llm.script(model_answer(draft), model="backup")
     settings = fast_settings(fake_llm, model=local.DEFAULT_MODEL, fallback_models=["openai/backup"])
     review = await engine.areview(ReviewRequest(draft=draft), settings)
     assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1
     assert review.engine.prompt_version == Settings().prompt
-
-
-async def test_with_the_small_prompt_a_draft_the_rules_pass_is_not_rewritten(fake_llm: Any) -> None:
-    from llm_helpers import fast_settings
-
-    from reviewer.models import ReviewRequest
-
-    request = ReviewRequest(draft=GOOD_REWRITE, customer_message="Order #4411 still hasn't arrived!")
-    assert engine.check(request).verdict == "send"
-    settings = fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT)
-    review = await engine.areview(request, settings)
-    assert review.verdict == "send" and review.rewrite is None and not review.engine.degraded
-    assert fake_llm.chat_requests == []
