@@ -6,16 +6,15 @@ functions; none of them decides anything about a review.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING
 
-from reviewer import llm, merge, prompts, rewrite, rubric, rules
+from reviewer import rubric, rules
 from reviewer.config import Settings
-from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
-from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
+from reviewer.models import Engine, Review, ReviewRequest
+
+if TYPE_CHECKING:  # the model path is imported only when a model is used (cold start of `reviewer check`)
+    from reviewer import llm, merge
 
 
 def build_review(request: ReviewRequest, result: rules.RulesResult, engine: Engine) -> Review:
@@ -94,194 +93,9 @@ async def areview(
     model = resolve_model(settings)
     if model is None:
         return check(request)
-    return await _model_review(request, settings, model, completion, trust)
+    from reviewer.model_review import model_review
 
-
-async def _model_review(
-    request: ReviewRequest,
-    settings: Settings,
-    model: str,
-    completion: llm.Completion | None,
-    trust: merge.TrustMap | None,
-) -> Review:
-    started = time.perf_counter()
-    found = rules.run(request)
-    caller = llm.ModelCaller(settings, completion)
-    engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
-    try:
-        prompt = prompts.load(_prompt_for(model, settings))
-    except prompts.PromptError as exc:
-        return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
-    engine.prompt_version = prompt.ref
-    candidates = [model, *(m for m in settings.fallback_models if m != model)]
-    failures: list[str] = []
-    first = 0
-    if prompt.output == "rewrite":
-        # A prompt chosen for the local model is answered by it alone; fallbacks get the general prompt.
-        first = len(candidates) if "prompt" in settings.model_fields_set else 1
-        done = await _rules_judge_model_rewrites(
-            request, settings, candidates[:first], prompt, found, caller, engine, started, failures
-        )
-        if done is not None:
-            return done
-        if first >= len(candidates):
-            return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
-        try:
-            prompt = prompts.load(settings.prompt)
-        except prompts.PromptError as exc:
-            return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
-        engine.prompt_version = prompt.ref
-
-    def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
-        return prompts.render(prompt, request, found.findings, schema, found.criteria)
-
-    answer: ModelReview | None = None
-    used = model
-    for index, candidate in enumerate(candidates):
-        if index < first:
-            continue
-        if index:
-            engine.fallbacks_used = index
-        try:
-            answer, _raw = await caller.ask(candidate, review_messages, ModelReview, "review", dict(prompt.params))
-        except llm.ModelFailed as exc:
-            failures.append(f"{candidate}: {exc}")
-            continue
-        used = candidate
-        break
-    if answer is None:
-        return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
-
-    if trust is None:  # the answering model's measured trust profile, else the conservative one
-        from reviewer import trust as trust_profiles
-
-        trust = trust_profiles.trust_map_for(used, prompt.ref)
-    merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
-    review = build_review(request, rules.RulesResult(findings=merged.findings, criteria=merged.criteria), engine)
-    review.summary = answer.summary
-    meant_to_fix = [c.id for c in merged.criteria if c.status == "fail"]
-    review.rewrite = await _verified_rewrite(
-        request, settings, caller, used, prompt, found, answer.rewrite, meant_to_fix
-    )
-    engine.model = used
-    engine.dropped_quotes = merged.dropped_quotes
-    _record_stats(engine, caller, started)
-    return review
-
-
-def _prompt_for(model: str, settings: Settings) -> str:
-    """The prompt version: the one set explicitly, else the local model's own (written for small models)."""
-    if "prompt" in settings.model_fields_set:
-        return settings.prompt
-    from reviewer import local
-
-    return local.default_prompt(model) or settings.prompt
-
-
-async def _rules_judge_model_rewrites(
-    request: ReviewRequest,
-    settings: Settings,
-    models: list[str],
-    prompt: prompts.Prompt,
-    found: rules.RulesResult,
-    caller: llm.ModelCaller,
-    engine: Engine,
-    started: float,
-    failures: list[str],
-) -> Review | None:
-    """A prompt with ``output: rewrite``: the rules' judgement stands alone; the model writes summary and rewrite.
-
-    For models measured to judge worse than the rules (the embedded 1.5B one, see
-    FINDINGS): their time goes into the verified rewrite, not into judgements the
-    merge would not trust. None (with ``failures`` filled in) when no model answered.
-    """
-
-    def messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
-        return prompts.render(prompt, request, found.findings, schema, found.criteria)
-
-    for index, candidate in enumerate(models):
-        engine.fallbacks_used = index
-        try:
-            answer, _raw = await caller.ask(candidate, messages, SummaryAndRewrite, "review", dict(prompt.params))
-        except llm.ModelFailed as exc:
-            failures.append(f"{candidate}: {exc}")
-            continue
-        review = build_review(request, found, engine)
-        review.summary = answer.summary
-        meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
-        review.rewrite = await _verified_rewrite(
-            request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix
-        )
-        engine.model = candidate
-        _record_stats(engine, caller, started)
-        return review
-    return None
-
-
-async def _verified_rewrite(
-    request: ReviewRequest,
-    settings: Settings,
-    caller: llm.ModelCaller,
-    model: str,
-    prompt: prompts.Prompt,
-    found: rules.RulesResult,
-    text: str,
-    meant_to_fix: Sequence[str],
-) -> Rewrite:
-    """Check the rewrite; re-ask the same model with the exact problems, bounded; else return it unverified."""
-    attempts = 1
-    problems = rewrite.problems(request, text, meant_to_fix)
-    while problems and attempts <= settings.max_rewrite_reasks:
-        def fix_messages(
-            schema: dict[str, Any] | None, current: str = text, listed: list[str] = problems
-        ) -> list[dict[str, str]]:
-            return [
-                *prompts.render(prompt, request, found.findings, None, found.criteria),
-                {"role": "assistant", "content": json.dumps({"rewrite": current})},
-                {"role": "user", "content": rewrite.reask_text(listed, schema)},
-            ]
-
-        try:
-            fixed, _raw = await caller.ask(model, fix_messages, RewriteOnly, "rewrite", dict(prompt.params))
-        except llm.ModelFailed as exc:
-            problems = [*problems, f"could not get a corrected rewrite: {exc}"]
-            break
-        attempts += 1
-        text = fixed.rewrite
-        problems = rewrite.problems(request, text, meant_to_fix)
-    status: Literal["verified", "unverified"] = "unverified" if problems else "verified"
-    return Rewrite(text=text, status=status, problems=problems, attempts=attempts)
-
-
-def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:
-    stats = caller.stats
-    engine.attempts = stats.attempts
-    engine.reasks = stats.reasks
-    engine.usage = Usage(
-        prompt_tokens=stats.prompt_tokens,
-        completion_tokens=stats.completion_tokens,
-        total_tokens=stats.prompt_tokens + stats.completion_tokens,
-        cost_usd=stats.cost_usd,
-    )
-    engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-
-
-def _degraded(
-    request: ReviewRequest,
-    found: rules.RulesResult,
-    engine: Engine,
-    reason: str,
-    caller: llm.ModelCaller,
-    started: float,
-) -> Review:
-    """The rules-only review, marked degraded with why: what a caller gets when no model answered."""
-    engine.mode = "rules"
-    engine.model = None
-    engine.degraded = True
-    engine.degraded_reason = reason[:2000]
-    review = build_review(request, found, engine)
-    _record_stats(review.engine, caller, started)
-    return review
+    return await model_review(request, settings, model, completion, trust)
 
 
 def review(
@@ -292,4 +106,6 @@ def review(
     trust: merge.TrustMap | None = None,
 ) -> Review:
     """Synchronous wrapper around :func:`areview` for scripts and the CLI."""
+    import asyncio  # not at module top: the rules-only path never needs an event loop
+
     return asyncio.run(areview(request, settings, completion=completion, trust=trust))
