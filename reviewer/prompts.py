@@ -17,6 +17,7 @@ defanged so it can't close its block early and pose as instructions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import json
@@ -135,10 +136,16 @@ def load(ref: str = DEFAULT_PROMPT) -> Prompt:
     if not resource.is_file():
         known = ", ".join(p.ref for p in available()) or "none"
         raise PromptError(f"unknown prompt {ref!r} (available: {known})")
-    prompt = parse(resource.read_text(encoding="utf-8"), f"prompts/{prompt_id}/{version}.md")
+    prompt = _parse_cached(resource.read_text(encoding="utf-8"), f"prompts/{prompt_id}/{version}.md")
     if (prompt.id, prompt.version) != (prompt_id, version):
         raise PromptError(f"prompts/{prompt_id}/{version}.md says it is {prompt.ref}; the path and front matter differ")
     return prompt
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str, where: str) -> Prompt:
+    """Parsing is the costly part of a load and runs once per review; key it on the text, so an edit is seen."""
+    return parse(text, where)
 
 
 def available() -> list[Prompt]:
