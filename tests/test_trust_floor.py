@@ -1,0 +1,79 @@
+"""The floor: with the embedded model's recorded responses on realworld-dev (replay, no model), the merged
+reviewer's verdict agreement is at least the rules alone and at least the majority-class answer.
+
+Replays, with the prompt the model's committed trust profile was measured with, the cases that have a
+response recorded under that prompt's current content (a partial recording is replayed as what it is,
+and the report says so). A changed prompt has no recording: that fails here, loudly, until its
+responses are recorded. The rules move faster than a
+recording of the whole set (minutes per reply on a shared 2-core machine), so a case whose request
+changed only because the rules' findings in it moved is replayed with its recorded answer
+(``allow_stale``; counted in the report). A changed trust profile is measured here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reviewer import local, trust
+from reviewer.config import Settings
+from reviewer.evaluation.suite import EvalOptions, EvalUsageError, run_eval_sync
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = local.DEFAULT_MODEL
+# Rewrite re-asks were not recorded (they cost minutes each on a shared 2-core machine and never move the verdict).
+MAX_REWRITE_REASKS = 0
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from reviewer.evaluation.cases import CaseError
+    from reviewer.evaluation.realworld import find_shared_dir
+
+    try:
+        find_shared_dir()
+    except CaseError:
+        pytest.skip("shared/realworld is not beside this checkout")
+    profile = next((p for p in trust.load_profiles() if MODEL in p.names()), None)
+    assert profile is not None and profile.prompt, f"no trust profile with a prompt for {MODEL} in evals/trust/"
+    settings = Settings(max_rewrite_reasks=MAX_REWRITE_REASKS)
+    options = EvalOptions(cases="realworld-dev", model=MODEL, prompt=profile.prompt, mode="replay",
+                          only_recorded=True, allow_stale=True,
+                          recordings=REPO / "evals" / "recordings", progress=False, settings=settings,
+                          out=tmp_path_factory.mktemp("trust-floor"))
+    try:
+        result = run_eval_sync(options)
+    except EvalUsageError as exc:  # e.g. the prompt changed: nothing recorded for it
+        pytest.fail(f"the floor cannot be measured: {exc}")
+    misses = result.report["run"].get("replay_misses", [])
+    assert not misses, "replay misses (re-record the local model on realworld-dev):\n" + "\n".join(misses[:5])
+    assert result.exit_code == 0, result.messages
+    return result.report
+
+
+def test_merged_verdict_holds_the_floor(replay: dict[str, Any]) -> None:
+    verdict = replay["metrics"]["sources"]["verdict"]
+    n = replay["metrics"]["cases"]["n"]
+    assert n >= 10, f"only {n} recorded cases: too few to hold a floor"
+    # a degraded review (the model's recorded answers never validated) is the reviewer's real outcome: the rules'
+    degraded = replay["metrics"]["cases"]["degraded"]
+    summary = (f"{n} cases ({degraded} degraded): merged {verdict['merged']}, rules {verdict['rules']}, "
+               f"majority {verdict['majority']}")
+    assert verdict["merged"] >= verdict["rules"], "merged below the rules alone: " + summary
+    assert verdict["merged"] >= verdict["majority"], "merged below the majority answer: " + summary
+
+
+def test_the_committed_profile_is_what_the_replay_measures(replay: dict[str, Any]) -> None:
+    choice = trust.choose(replay["run"]["model"], replay["run"]["prompt"])
+    assert choice.name != "conservative", choice.reason
+    profile = choice.profile
+    assert replay["run"]["trust"]["criteria"] == profile.levels()
+    assert profile.measured["prompt_hash"] == replay["run"]["prompt_hash"]
+    # the profile's choices still hold the floor, and the merge the engine did is the verdict they imply
+    cases = replay["cases"]
+    rules_only: dict[str, trust.TrustLevel] = dict.fromkeys(profile.levels(), "rules")
+    assert (trust.verdict_agreement(cases, profile.levels()) or 0) >= (trust.verdict_agreement(cases, rules_only) or 0)
+    for case in cases:
+        assert trust.simulate_verdict(case, profile.levels()) == case["verdict"]["got"], case["id"]
