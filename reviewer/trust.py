@@ -17,6 +17,7 @@ on labelled cases (``reviewer eval --suggest-trust``).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.resources
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,11 +120,21 @@ def load_profile(path: Path) -> TrustProfile:
 
 
 def profile_dir() -> Path:
-    """``REVIEWER_TRUST_DIR``, else ``evals/trust`` of this checkout (absent in a plain install: conservative)."""
+    """``REVIEWER_TRUST_DIR``, else ``evals/trust`` of this checkout, else the profiles shipped in the package.
+
+    The package ships ``evals/trust/*.yaml`` as ``reviewer._trust``, so a plain install (and the
+    Docker image) uses the measured profiles too, not only a source checkout.
+    """
     env = os.environ.get(PROFILE_DIR_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "evals" / "trust"
+    checkout = Path(__file__).resolve().parents[1] / "evals" / "trust"
+    if checkout.is_dir():
+        return checkout
+    try:
+        return Path(str(importlib.resources.files("reviewer._trust")))
+    except ModuleNotFoundError:
+        return checkout
 
 
 @lru_cache(maxsize=8)
