@@ -261,15 +261,15 @@ def _cores() -> int:
 
 
 def default_threads() -> int:
-    """All cores but one (at least one).
+    """Every core: on a machine that is otherwise quiet this is clearly fastest.
 
-    llama.cpp's threads meet at a barrier after every step: when another process
-    holds a core, a thread of ours that is descheduled stalls all the others.
-    Measured on this 2-core machine with other models running: 2 threads generated
-    0.7-0.9 tokens/s, 1 thread 5.5-6.9 tokens/s. Leaving one core free keeps the
-    runtime fast when the machine is shared (a service, CI, a laptop).
+    Measured on a quiet 2-core machine (bench/local_model.py): 2 threads generated
+    12.4 tokens/s, 1 thread 6.7. But llama.cpp's threads meet at a barrier after every
+    step, so when other processes hold the cores a descheduled thread stalls the rest:
+    with other models running, 2 threads fell to 0.7-0.9 tokens/s against 5.5-6.9 for
+    one. On a shared machine set ``REVIEWER_LOCAL_THREADS`` to leave a core free.
     """
-    return max(1, _cores() - 1)
+    return _cores()
 
 
 class LocalServer:
