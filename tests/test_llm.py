@@ -247,8 +247,9 @@ async def test_a_model_that_cannot_be_routed_is_a_failure_not_an_exception(
         raise RuntimeError("weights failed their sha256 check")
 
     monkeypatch.setattr(local, "alitellm_route", broken_route)
-    fake_llm.script(model_answer(DRAFT), model="backup")
+    needs_work = "I'm sorry you feel that way about order #12345."  # something to fix: the model is asked
+    fake_llm.script(model_answer(needs_work), model="backup")
     settings = fast_settings(fake_llm, model="local/qwen2.5-coder-1.5b", fallback_models=["openai/backup"])
-    review = await engine.areview(request_for(), settings)
+    review = await engine.areview(request_for(needs_work), settings)
     assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1
-    assert [r.model for r in fake_llm.chat_requests] == ["backup"]
+    assert {r.model for r in fake_llm.chat_requests} == {"backup"}  # the local route never reached the network

@@ -257,9 +257,27 @@ async def test_when_the_local_model_fails_fallbacks_get_the_general_prompt(
         raise local.LocalModelError("weights failed their sha256 check")
 
     monkeypatch.setattr(local, "alitellm_route", broken_route)
-    draft = "Sorry for the delay, your parcel is on its way."
+    draft = "I'm sorry you feel that way; your parcel is on its way."  # something to fix: a model is asked
     fake_llm.script(model_answer(draft), model="backup")
     settings = fast_settings(fake_llm, model=local.DEFAULT_MODEL, fallback_models=["openai/backup"])
     review = await engine.areview(ReviewRequest(draft=draft), settings)
     assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1
     assert review.engine.prompt_version == Settings().prompt
+
+
+async def test_with_the_small_prompt_a_draft_the_rules_pass_is_not_sent_for_a_rewrite(fake_llm: Any) -> None:
+    from llm_helpers import fast_settings
+
+    from reviewer.models import ReviewRequest
+
+    request = ReviewRequest(
+        draft="I'm sorry we shipped the wrong size on order #12345; that's our mistake. "
+        "I've sent the right one today and you'll have it by Friday. Thank you for telling us.",
+        customer_message="You sent the wrong size.",
+    )
+    assert engine.check(request).verdict == "send"
+    settings = fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT)
+    review = await engine.areview(request, settings)
+    assert review.verdict == "send" and review.rewrite is None
+    assert review.engine.mode == "rules" and review.engine.model is None and not review.engine.degraded
+    assert fake_llm.chat_requests == []  # no model call was made
