@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from reviewer.cli import UsageError
+from reviewer.commands.model_flags import add_model_flags
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
 
@@ -51,16 +52,6 @@ def _positive_int(value: str) -> int:
     return number
 
 
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {value!r}")
-    return number
-
-
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "serve",
@@ -78,14 +69,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--max-concurrency", type=_positive_int, help="model-backed reviews running at once")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
-    model = parser.add_argument_group("model (the LLM review; environment: REVIEWER_*)")
-    model.add_argument("--model", help="any litellm model string, e.g. openai/gpt-4o-mini")
-    model.add_argument("--api-base", help="base URL of the model's API")
-    model.add_argument("--api-key", help="API key for the model (prefer REVIEWER_API_KEY)")
-    model.add_argument("--fallback-models", metavar="M1,M2", help="comma-separated models tried in order on failure")
-    model.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="timeout of one model call")
-    model.add_argument("--prompt", metavar="ID@VERSION", help="prompt version, e.g. review@v1")
-    model.add_argument("--rules-only", action="store_true", help="never call a model")
+    add_model_flags(parser)
     parser.set_defaults(handler=run)
 
 
