@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reviewer.models import CriterionId
+from reviewer.rubric import CRITERIA, attribute_name
 
 MAX_QUOTES = 5
 MAX_QUOTE_CHARS = 300
@@ -43,18 +44,7 @@ class ModelCriteria(_Closed):
 
     def by_id(self) -> dict[CriterionId, CriterionJudgement]:
         """The judgements keyed by rubric criterion id."""
-        return {
-            "no-fake-apology": self.no_fake_apology,
-            "apologizes": self.apologizes,
-            "owns-it": self.owns_it,
-            "acknowledges-feelings": self.acknowledges_feelings,
-            "stays-professional": self.stays_professional,
-            "understands-issue": self.understands_issue,
-            "offers-solution": self.offers_solution,
-            "next-steps": self.next_steps,
-            "invites-input": self.invites_input,
-            "thanks-customer": self.thanks_customer,
-        }
+        return {c.id: getattr(self, attribute_name(c.id)) for c in CRITERIA}
 
 
 class ModelReview(_Closed):

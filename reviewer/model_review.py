@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
 
 from reviewer import llm, merge, prompts, rewrite, rubric, rules
 from reviewer.config import Settings
 from reviewer.engine import build_review
 from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
 from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
+
+AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 
 async def model_review(
@@ -56,22 +60,10 @@ async def model_review(
     def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
         return prompts.render(prompt, request, found.findings, schema, found.criteria)
 
-    answer: ModelReview | None = None
-    used = model
-    for index, candidate in enumerate(candidates):
-        if index < first:
-            continue
-        if index:
-            engine.fallbacks_used = index
-        try:
-            answer, _raw = await caller.ask(candidate, review_messages, ModelReview, "review", dict(prompt.params))
-        except llm.ModelFailed as exc:
-            failures.append(f"{candidate}: {exc}")
-            continue
-        used = candidate
-        break
-    if answer is None:
+    answered = await _first_answer(caller, candidates, first, engine, review_messages, ModelReview, prompt, failures)
+    if answered is None:
         return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
+    used, answer = answered
 
     if trust is None:  # the answering model's measured trust profile, else the conservative one
         from reviewer import trust as trust_profiles
@@ -131,22 +123,42 @@ async def _rules_judge_model_rewrites(
         _record_stats(engine, caller, started)
         return review
 
-    for index, candidate in enumerate(models):
-        engine.fallbacks_used = index
+    answered = await _first_answer(caller, models, 0, engine, messages, SummaryAndRewrite, prompt, failures)
+    if answered is None:
+        return None
+    candidate, answer = answered
+    review = build_review(request, found, engine)
+    review.summary = answer.summary
+    meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
+    review.rewrite = await _verified_rewrite(
+        request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix
+    )
+    engine.model = candidate
+    _record_stats(engine, caller, started)
+    return review
+
+
+async def _first_answer(
+    caller: llm.ModelCaller,
+    candidates: list[str],
+    start: int,
+    engine: Engine,
+    messages_for: Callable[[dict[str, Any] | None], list[dict[str, str]]],
+    output_model: type[AnswerT],
+    prompt: prompts.Prompt,
+    failures: list[str],
+) -> tuple[str, AnswerT] | None:
+    """Ask the candidates in order from ``start``: the first valid answer wins; failures go to ``failures``."""
+    for index in range(start, len(candidates)):
+        candidate = candidates[index]
+        if index:
+            engine.fallbacks_used = index
         try:
-            answer, _raw = await caller.ask(candidate, messages, SummaryAndRewrite, "review", dict(prompt.params))
+            answer, _raw = await caller.ask(candidate, messages_for, output_model, "review", dict(prompt.params))
         except llm.ModelFailed as exc:
             failures.append(f"{candidate}: {exc}")
             continue
-        review = build_review(request, found, engine)
-        review.summary = answer.summary
-        meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
-        review.rewrite = await _verified_rewrite(
-            request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix
-        )
-        engine.model = candidate
-        _record_stats(engine, caller, started)
-        return review
+        return candidate, answer
     return None
 
 

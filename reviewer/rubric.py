@@ -66,6 +66,11 @@ CRITERIA_BY_ID: dict[str, Criterion] = {c.id: c for c in CRITERIA}
 CRITERION_IDS: tuple[CriterionId, ...] = tuple(c.id for c in CRITERIA)
 
 
+def attribute_name(criterion_id: str) -> str:
+    """The Python name for a criterion id (``owns-it`` -> ``owns_it``), for objects with one member per criterion."""
+    return criterion_id.replace("-", "_")
+
+
 def is_gating(criterion_id: str) -> bool:
     """A criterion 'of weight': failing it alone makes the verdict `revise`."""
     return CRITERIA_BY_ID[criterion_id].weight >= GATING_WEIGHT

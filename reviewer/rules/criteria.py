@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reviewer.models import CriterionId, CriterionResult, Finding, Span, Status
-from reviewer.rubric import CRITERIA
+from reviewer.rubric import CRITERIA, attribute_name
 from reviewer.rules.matching import Match, Matches, span_of
 
 EARLY_SENTENCES = 2  # the apology belongs in the first two sentences of substance
@@ -159,18 +159,7 @@ class CriterionJudge:
                        decided=False)
 
     def all(self) -> list[CriterionResult]:
-        judges: dict[str, Callable[[], CriterionResult]] = {
-            "no-fake-apology": self.no_fake_apology,
-            "apologizes": self.apologizes,
-            "owns-it": self.owns_it,
-            "acknowledges-feelings": self.acknowledges_feelings,
-            "stays-professional": self.stays_professional,
-            "understands-issue": self.understands_issue,
-            "offers-solution": self.offers_solution,
-            "next-steps": self.next_steps,
-            "invites-input": self.invites_input,
-            "thanks-customer": self.thanks_customer,
-        }
         if not self.english:
             return [self._other_language(c.id) for c in CRITERIA]
-        return [judges[c.id]() for c in CRITERIA]
+        judges: list[Callable[[], CriterionResult]] = [getattr(self, attribute_name(c.id)) for c in CRITERIA]
+        return [judge() for judge in judges]
