@@ -332,3 +332,23 @@ def test_a_bad_tolerances_file_is_caught_before_the_run(tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert err.startswith("reviewer: error: tolerances") and err.count("\n") == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_the_embedded_model_is_run_one_case_at_a_time_unless_told() -> None:
+    """Its server has one slot: parallel cases would only queue there and spend their deadlines waiting."""
+    from reviewer import local
+    from reviewer.evaluation.suite import DEFAULT_CONCURRENCY, default_concurrency
+
+    assert default_concurrency(local.DEFAULT_MODEL, "live") == 1
+    assert default_concurrency(local.DEFAULT_MODEL, "record") == 1
+    assert default_concurrency(local.DEFAULT_MODEL, "replay") == DEFAULT_CONCURRENCY  # no model is called
+    assert default_concurrency("openai/gpt-4o-mini", "live") == DEFAULT_CONCURRENCY == 4
+    assert default_concurrency("rules", "live") == DEFAULT_CONCURRENCY
+
+
+def test_the_report_records_the_concurrency_used(tmp_path: Path) -> None:
+    assert run_eval("--model", "rules", "--out", tmp_path / "out") in (0, 1)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["run"]["concurrency"] == 4
+    assert run_eval("--model", "rules", "--concurrency", "2", "--out", tmp_path / "two") in (0, 1)
+    assert json.loads((tmp_path / "two" / "report.json").read_text())["run"]["concurrency"] == 2

@@ -23,7 +23,9 @@ def add_parser(sub: Any) -> None:
                         "(default: the configured model, else rules)")
     parser.add_argument("--api-base", help="the model's API base URL (REVIEWER_API_BASE)")
     parser.add_argument("--prompt", metavar="ID@VERSION", help="prompt version (default: REVIEWER_PROMPT or review@v1)")
-    parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="cases reviewed at once (default 4)")
+    parser.add_argument("--concurrency", type=int, metavar="N",
+                        help="cases reviewed at once (default 4; 1 against the embedded local model, which "
+                        "answers one request at a time)")
     parser.add_argument("--baseline", type=Path, metavar="FILE|auto",
                         help="accepted report to gate against; 'auto' = evals/baselines/<prompt>__<model>.json "
                         "when it exists")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("unexpected arguments: " + " ".join(args.action)
                              + " (did you mean: reviewer eval compare A.json B.json?)")
         return _compare(Path(args.action[1]), Path(args.action[2]))
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
 
     from pydantic import ValidationError

@@ -27,6 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AUTO_BASELINE = "auto"  # --baseline auto: evals/baselines/<prompt>__<model>.json when it exists
 
 
+DEFAULT_CONCURRENCY = 4
+
+
 class EvalUsageError(ValueError):
     """Options that can't work together, or cases that can't be loaded: one line for the user."""
 
@@ -36,7 +39,7 @@ class EvalOptions:
     cases: str | None = None
     model: str | None = None
     prompt: str | None = None
-    concurrency: int = 4
+    concurrency: int | None = None  # None: one at a time for the embedded model (it has one slot), else 4
     baseline: Path | None = None
     update_baseline: bool = False
     tolerances: Path | None = None
@@ -123,6 +126,18 @@ def _prompt_hash(prompt: str) -> str:
         raise EvalUsageError(str(exc)) from exc
 
 
+def default_concurrency(model: str, mode: Mode) -> int:
+    """Cases reviewed at once when not told: 1 against the embedded model, 4 otherwise.
+
+    The embedded server answers one request at a time, so more cases at once only queue there,
+    and every queued review spends its deadline waiting (a recording then stores nothing).
+    A replay calls no model, so it keeps the parallel default.
+    """
+    from reviewer import local
+
+    return 1 if mode != "replay" and local.is_local(model) else DEFAULT_CONCURRENCY
+
+
 async def run_eval(options: EvalOptions) -> EvalRun:
     case_set, cases = load_case_set(options.cases)
     if not cases:
@@ -164,6 +179,8 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         if options.only_recorded:
             cases = _recorded_cases(cases, store, prompt, prompt_hash, len(cases))
 
+    concurrency = options.concurrency or default_concurrency(model, options.mode)
+
     # The baseline and tolerances are checked before a (possibly long) run, not after it.
     notes: list[str] = []
     tolerances = None
@@ -183,7 +200,7 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     started = time.perf_counter()
     outcomes = await _run_with_progress(
-        Runner(model, settings, options.concurrency, options.mode, recorder), cases, options.progress)
+        Runner(model, settings, concurrency, options.mode, recorder), cases, options.progress)
     duration = time.perf_counter() - started
 
     results = [metrics.score_case(outcome, llm) for outcome in outcomes]
@@ -197,7 +214,7 @@ async def run_eval(options: EvalOptions) -> EvalRun:
         "run": {
             "case_set": case_set, "cases": options.cases or "evals/cases", "model": model, "prompt": prompt,
             "prompt_hash": prompt_hash, "mode": options.mode if llm else "rules",
-            "rules_version": rules.RULES_VERSION, "concurrency": options.concurrency,
+            "rules_version": rules.RULES_VERSION, "concurrency": concurrency,
             "started_at": started_at, "duration_s": round(duration, 3),
         },
         "metrics": metrics.summarize(results, llm),
