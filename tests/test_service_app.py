@@ -248,3 +248,18 @@ def test_bad_serve_input_is_one_line_and_exit_2(
                                                ("192.168.1.5", False), ("example.org", False)])  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert serve.is_loopback(host) is loopback
+
+
+def test_the_embedded_model_runs_one_review_at_a_time_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its server has one slot: reviews sent together would wait there with their deadlines running."""
+    from reviewer import local
+    from reviewer.service.app import Service
+
+    monkeypatch.delenv("REVIEWER_MAX_CONCURRENCY", raising=False)
+    assert Service(Settings(model=local.DEFAULT_MODEL)).admission.max_concurrency == 1
+    assert Service(Settings(model=local.DEFAULT_MODEL, max_concurrency=3)).admission.max_concurrency == 3
+    monkeypatch.setenv("REVIEWER_MAX_CONCURRENCY", "2")  # what `reviewer serve --max-concurrency 2` sets
+    assert Service(Settings(model=local.DEFAULT_MODEL)).admission.max_concurrency == 2
+    monkeypatch.delenv("REVIEWER_MAX_CONCURRENCY")
+    hosted = Service(Settings(model="openai/gpt-4o-mini", api_base="http://127.0.0.1:9/v1"))
+    assert hosted.admission.max_concurrency == Settings().max_concurrency == 4

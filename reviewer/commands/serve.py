@@ -66,7 +66,9 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="allow listening on a non-loopback interface without API keys (anyone who can reach it can use it)",
     )
-    parser.add_argument("--max-concurrency", type=_positive_int, help="model-backed reviews running at once")
+    parser.add_argument("--max-concurrency", type=_positive_int,
+                        help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
+                        "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)

@@ -23,6 +23,7 @@ class Admission:
     """
 
     def __init__(self, max_concurrency: int, queue_limit: int, metrics: Metrics, retry_after_s: int = 1) -> None:
+        self.max_concurrency = max_concurrency
         self.capacity = max_concurrency + queue_limit
         self.retry_after_s = retry_after_s
         self._slots = asyncio.Semaphore(max_concurrency)

@@ -80,6 +80,20 @@ async def read_review_request(request: Request) -> ReviewRequest:
         raise RequestValidationError(errors) from None
 
 
+def running_limit(settings: Settings, model: str | None) -> int:
+    """Model-backed reviews run at once: as configured, else 1 for the embedded model.
+
+    The embedded model's server answers one request at a time; reviews sent to it together
+    would wait there with their deadlines running and come back degraded. Held here instead,
+    they wait in the admission queue (bounded, 503 beyond it) and get the model's full time.
+    """
+    from reviewer import local
+
+    if "max_concurrency" in settings.model_fields_set or model is None or not local.is_local(model):
+        return settings.max_concurrency
+    return 1
+
+
 class Service:
     """The per-app state the routes share: settings, resolved model, admission, metrics, readiness probe."""
 
@@ -87,7 +101,7 @@ class Service:
         self.settings = settings
         self.model = engine.resolve_model(settings)
         self.metrics = Metrics()
-        self.admission = Admission(settings.max_concurrency, settings.queue_limit, self.metrics)
+        self.admission = Admission(running_limit(settings, self.model), settings.queue_limit, self.metrics)
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
 
@@ -209,7 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "mode": "llm" if service.model else "rules",
                 "model": service.model,
                 "auth": bool(settings.api_keys),
-                "max_concurrency": settings.max_concurrency,
+                "max_concurrency": service.admission.max_concurrency,
                 "queue_limit": settings.queue_limit,
             },
         )
