@@ -7,7 +7,7 @@ reviewer into "send" can't clear it).
 Who decides a criterion's status is a *trust map* (criterion -> trust):
 
 - ``rules``: the rules' result only; the model's view is ignored.
-- ``rules-first`` (the conservative default, for models without a measured profile):
+- ``rules_then_model`` (the conservative default, for models without a measured profile):
   where the rules decided, their result stands; where they abstained
   (``decided=False``) the model's status fills in, marked ``source="model"``.
 - ``model``: the model's status, even over a decided rule (for criteria where a
@@ -34,10 +34,10 @@ from reviewer.llm_output import CriterionJudgement, ModelReview
 from reviewer.models import CriterionId, CriterionResult, Finding, Span
 from reviewer.rubric import CRITERION_IDS
 
-Trust = Literal["rules", "rules-first", "model"]
+Trust = Literal["rules", "rules_then_model", "model"]
 TrustMap = Mapping[str, Trust]
 
-CONSERVATIVE: dict[str, Trust] = dict.fromkeys(CRITERION_IDS, "rules-first")
+CONSERVATIVE: dict[str, Trust] = dict.fromkeys(CRITERION_IDS, "rules_then_model")
 
 _FOLD = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
@@ -119,8 +119,8 @@ def merge(
         judgement = judgements[cid]
         spans, lost = _spans(judgement, draft)
         dropped += lost
-        level = trust.get(cid, "rules-first")
-        model_decides = level == "model" or (level == "rules-first" and not rule.decided)
+        level = trust.get(cid, "rules_then_model")
+        model_decides = level == "model" or (level == "rules_then_model" and not rule.decided)
         if model_decides:
             result = CriterionResult(
                 id=cid, status=judgement.status, evidence=spans, explanation=judgement.explanation,

@@ -23,16 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reviewer.merge import Trust
 from reviewer.rubric import CRITERION_IDS, is_gating
 
-TrustLevel = Literal["rules", "rules_then_model", "model"]
+TrustLevel = Trust  # the merge's levels, as profiles write them
 LEVELS: tuple[TrustLevel, ...] = ("rules", "rules_then_model", "model")  # most conservative first
-_MERGE_NAME: dict[TrustLevel, Trust] = {"rules": "rules", "rules_then_model": "rules-first", "model": "model"}
 PROFILE_DIR_ENV = "REVIEWER_TRUST_DIR"
 CONSERVATIVE_NAME = "conservative"
 
@@ -86,11 +85,8 @@ class TrustProfile(BaseModel):
         return {self.model, *self.aliases}
 
     def levels(self) -> dict[str, TrustLevel]:
+        """Criterion id -> level: the trust map :func:`reviewer.merge.merge` reads."""
         return {cid: entry.trust for cid, entry in self.criteria.items()}
-
-    def trust_map(self) -> dict[str, Trust]:
-        """The map :func:`reviewer.merge.merge` reads."""
-        return {cid: _MERGE_NAME[entry.trust] for cid, entry in self.criteria.items()}
 
 
 def conservative(model: str = "*") -> TrustProfile:
@@ -177,7 +173,7 @@ def choose(model: str, prompt: str | None, folder: Path | None = None) -> Choice
 
 def trust_map_for(model: str, prompt: str | None) -> dict[str, Trust]:
     """What the engine passes to the merge for a review answered by ``model`` with ``prompt``."""
-    return choose(model, prompt).profile.trust_map()
+    return choose(model, prompt).profile.levels()
 
 
 # -- measuring and suggesting ---------------------------------------------------------------------

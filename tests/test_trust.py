@@ -13,7 +13,7 @@ import yaml
 from fake_llm import FakeLLM, model_answer
 from llm_helpers import fast_settings, phrase_rules
 
-from reviewer import engine, prompts, rules, trust
+from reviewer import engine, merge, prompts, rules, trust
 from reviewer.cli import main
 from reviewer.models import ReviewRequest
 from reviewer.rubric import CRITERION_IDS
@@ -41,7 +41,7 @@ def test_a_model_without_a_profile_gets_the_conservative_one(tmp_path: Path) -> 
     choice = trust.choose("openai/some-unmeasured-model", "review@v1", tmp_path)
     assert choice.name == "conservative" and "no trust profile" in choice.reason
     assert set(choice.profile.levels().values()) == {"rules_then_model"}
-    assert set(choice.profile.trust_map().values()) == {"rules-first"}  # the merge's name for it
+    assert trust.trust_map_for("openai/some-unmeasured-model", "review@v1") == merge.CONSERVATIVE
 
 
 def test_a_profile_applies_to_its_model_and_aliases_only_under_its_prompt(tmp_path: Path) -> None:
