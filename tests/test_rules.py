@@ -64,9 +64,11 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "blame.customer": (
         ["You should have read the description.", "You failed to select express delivery.",
-         "As stated in our FAQ, returns take 14 days.", "It is your responsibility to check the address."],
+         "As stated in our FAQ, returns take 14 days.", "It is your responsibility to check the address.",
+         "Can you confirm you didn't breach our community guidelines?", "Did you violate the seller terms?"],
         ["You should receive it tomorrow.", "You should see the refund within 3 days.",
-         "If you have questions, reply here."],
+         "If you have questions, reply here.", "Your review didn't break any guidelines, so I've restored it.",
+         "We didn't follow our own policy here, and that's on us."],
     ),
     "blame.policy-shield": (
         ["Per our policy, we can't refund this.", "As per our policy, returns close after 30 days.",
@@ -102,8 +104,10 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "professional.doubting": (
         ["If you have responded to the email, we'll get back to you.",
-         "If we have missed our delivery promise, sorry."],
-        ["If you have questions, reply here.", "If you haven't received it by Friday, let us know."],
+         "If we have missed our delivery promise, sorry.",
+         "If you didn't get our reply, write to us here.", "If you haven't received our email, write to us here."],
+        ["If you have questions, reply here.", "If you haven't received it by Friday, let us know.",
+         "If you haven't received a refund by Monday, reply here and I'll chase it."],
     ),
     "professional.as-provided-earlier": (
         ["Kindly forward your details through the link provided earlier."],
@@ -138,8 +142,12 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "professional.redirect": (
         ["Kindly check and revert.", "Please revert to the email.", "Please respond to our latest correspondence.",
-         "Kindly request you to respond to our correspondence you have received."],
-        ["We'll check and revert by DM today.", "Please reply here with your order number."],
+         "Kindly request you to respond to our correspondence you have received.",
+         "We've replied by DM. Kindly check.", "We emailed you; kindly do check for further details!",
+         "Please check your inbox for more information."],
+        ["We'll check and revert by DM today.", "Please reply here with your order number.",
+         "Please check the tracking page and tell me which carrier it names.", "Please check.",
+         "I'll check it for you now.", "Kindly check the size chart here: https://example.com/sizes"],
     ),
     "professional.thin-brush-off": (
         ["Please keep us posted!", "Let us know how the conversation goes!", "Thanks for your patience.",
