@@ -84,9 +84,9 @@ def response_cost(response: Any) -> float | None:
     cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
     if cost is None:
         try:
-            import litellm
+            from reviewer import litellm_quiet
 
-            cost = litellm.completion_cost(completion_response=response)
+            cost = litellm_quiet.load().completion_cost(completion_response=response)
         except Exception:  # unknown model or price: litellm raises; "unknown" is the honest answer
             return None
     try:
@@ -259,10 +259,9 @@ class ModelCaller:
     async def _complete(self, **kwargs: Any) -> Any:
         if self._completion is not None:
             return await self._completion(**kwargs)
-        import litellm
+        from reviewer import litellm_quiet
 
-        litellm.suppress_debug_info = True
-        return await litellm.acompletion(**kwargs)
+        return await litellm_quiet.load().acompletion(**kwargs)
 
     async def route(self, model: str) -> tuple[str, dict[str, Any], bool | None]:
         """The litellm model string, connection kwargs and schema support for ``model``.
@@ -298,9 +297,9 @@ class ModelCaller:
         if api_base and model.startswith("openai/"):
             return False
         try:
-            import litellm
+            from reviewer import litellm_quiet
 
-            return bool(litellm.supports_response_schema(model=model))
+            return bool(litellm_quiet.load().supports_response_schema(model=model))
         except Exception:
             return False
 
@@ -366,9 +365,9 @@ class ModelCaller:
         )
 
         if self._completion is None:
-            import litellm  # imported before any timer starts: a cold import is not the model's slowness
+            from reviewer import litellm_quiet
 
-            litellm.suppress_debug_info = True
+            litellm_quiet.load()  # imported before any timer starts: a cold import is not the model's slowness
         settings = self.settings
         exponential = wait_exponential_jitter(
             multiplier=settings.backoff_initial_s, jitter=settings.backoff_initial_s, max=settings.backoff_max_s

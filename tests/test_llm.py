@@ -253,3 +253,16 @@ async def test_a_model_that_cannot_be_routed_is_a_failure_not_an_exception(
     review = await engine.areview(request_for(needs_work), settings)
     assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1
     assert {r.model for r in fake_llm.chat_requests} == {"backup"}  # the local route never reached the network
+
+
+def test_litellm_banners_stay_off_on_every_path(capfd: pytest.CaptureFixture[str]) -> None:
+    """A price lookup for a model litellm doesn't know prints a 'Provider List' banner unless silenced."""
+    import litellm
+
+    from reviewer.llm import response_cost
+
+    litellm.suppress_debug_info = False  # as a fresh import leaves it
+    response = litellm.ModelResponse(model="qwen-unknown-to-litellm")
+    assert response_cost(response) is None
+    out, err = capfd.readouterr()
+    assert "Provider List" not in out + err and "Give Feedback" not in out + err

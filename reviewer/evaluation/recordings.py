@@ -182,7 +182,9 @@ class RecordingCompletion:
         return same[0] if turn == 0 and len(same) == 1 and "turn" not in same[0] else None
 
     async def __call__(self, **kwargs: Any) -> Any:
-        import litellm
+        from reviewer import litellm_quiet
+
+        litellm = litellm_quiet.load()
 
         self.calls += 1
         model = str(kwargs.get("model"))

@@ -115,9 +115,9 @@ class Runner:
             if self.recorder is not None:
                 inner = self.recorder
             else:
-                import litellm
+                from reviewer import litellm_quiet
 
-                inner = litellm.acompletion
+                inner = litellm_quiet.load().acompletion
             self._capture = _Capture(inner)
         semaphore = asyncio.Semaphore(max(1, self.concurrency))
 

@@ -170,9 +170,9 @@ async def run_eval(options: EvalOptions) -> EvalRun:
             store.load_model(name)
         inner = None
         if options.mode == "record":
-            import litellm
+            from reviewer import litellm_quiet
 
-            inner = litellm.acompletion
+            inner = litellm_quiet.load().acompletion
         assert prompt is not None and prompt_hash is not None
         recorder = RecordingCompletion(store, options.mode, prompt, prompt_hash, inner,
                                        allow_stale=options.allow_stale)
