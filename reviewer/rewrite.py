@@ -47,6 +47,8 @@ _DEADLINE = re.compile(
     r"|\bby\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.IGNORECASE,
 )
+# Phone numbers: digit groups joined by spaces, dots or dashes, optional +country and (area); 7-15 digits in all.
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,5}){1,4}(?![\w-])")
 # Order/ticket/tracking numbers: a '#' number, or a token of 4+ characters with 4+ digits.
 _REFERENCE = re.compile(r"#\s?[A-Z0-9-]{3,}|\b(?=[A-Z0-9-]*\d{4})[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
 # "free" and "credit" as offers, not "feel free to", "toll-free" or "credit card".
@@ -108,12 +110,31 @@ def _signature(text: str) -> list[str]:
     return [name]
 
 
+def _phones(text: str) -> list[str]:
+    """Phone numbers in the text (not dates or amounts that happen to look like digit groups)."""
+    found = []
+    for match in _PHONE.finditer(text):
+        number = match.group(0)
+        digits = sum(ch.isdigit() for ch in number)
+        longest_group = max(len(group) for group in re.findall(r"\d+", number))
+        if 7 <= digits <= 15 and longest_group >= 3 and not _DATE.fullmatch(number.strip()):
+            found.append(number)
+    return found
+
+
+def _contacts(text: str) -> list[str]:
+    """Links, e-mail addresses and phone numbers: where a customer is sent to get help."""
+    return ([m.group(0).rstrip(".,;:!?") for m in _URL.finditer(text)]
+            + [m.group(0) for m in _EMAIL.finditer(text)] + _phones(text))
+
+
 def facts(request: ReviewRequest) -> list[str]:
     """The facts of the draft a rewrite must keep, in order of appearance, without repeats."""
     draft = request.draft
     found: list[str] = []
     for pattern in (_URL, _EMAIL, _AMOUNT, _DATE, _REFERENCE):
         found.extend(m.group(0).rstrip(".,;:!?") for m in pattern.finditer(draft))
+    found.extend(_phones(draft))
     found.extend(_names(draft))
     found.extend(_signature(draft))
     for name in (request.context.agent_name, request.context.company):
@@ -136,7 +157,8 @@ def _new(items: Iterable[str], allowed_text: str) -> list[str]:
 
 
 def new_promises(request: ReviewRequest, rewrite: str) -> list[str]:
-    """Problems: remedies, amounts, dates and deadlines in the rewrite but not in the draft or allowed remedies."""
+    """Problems: remedies, amounts, dates, deadlines and contact details in the rewrite but not in the draft
+    or the allowed remedies."""
     allowed = request.draft + "\n" + "\n".join(request.context.allowed_remedies)
     text = rewrite.replace("[remedy]", "")
     problems: list[str] = []
@@ -156,6 +178,9 @@ def new_promises(request: ReviewRequest, rewrite: str) -> list[str]:
     dates = [m.group(0) for m in _DATE.finditer(text)] + [m.group(0) for m in _DEADLINE.finditer(text)]
     for when in _new(dates, allowed):
         problems.append(f'it commits to "{when}", a date or deadline that is not in the draft')
+    for contact in _new(_contacts(text), allowed):
+        problems.append(f'it adds the contact detail "{contact}", which is not in the draft; '
+                        "send the customer only where the draft does")
     return problems
 
 

@@ -136,3 +136,21 @@ def test_a_remedy_the_draft_denied_is_not_an_allowed_one() -> None:
     assert rewrite.new_promises(offered, "I'm sorry: we will refund order #9001.") == []
     allowed = ReviewRequest(draft="We can't refund order #9001.", context=Context(allowed_remedies=["refund"]))
     assert rewrite.new_promises(allowed, "We will refund order #9001.") == []
+
+
+def test_phone_numbers_are_facts_and_new_contact_details_are_problems() -> None:
+    request = ReviewRequest(draft="Sorry about that! Call us on 0800 123 4567 or use https://help.example.com/chat.")
+    assert "0800 123 4567" in rewrite.facts(request)
+    kept = "I'm sorry we let you down. Call us on 0800 123 4567 or use https://help.example.com/chat today."
+    assert not any("contact detail" in p or "drops" in p for p in rewrite.problems(request, kept, []))
+    changed = kept.replace("0800 123 4567", "0800 123 9999")
+    assert 'it drops "0800 123 4567" from the draft; keep it exactly' in rewrite.problems(request, changed, [])
+    invented = kept + " Or ring +1 (800) 555-0199, or e-mail vip@example.com, or see https://other.example.com."
+    added = [p for p in rewrite.problems(request, invented, []) if "contact detail" in p]
+    assert len(added) == 3 and all(x in " ".join(added) for x in ("555-0199", "vip@example.com", "other.example.com"))
+
+
+@pytest.mark.parametrize("text", ["Sizes 10 12 14 16 are in stock.", "It takes 3-5 business days.",
+                                  "Order 112-1234567-1234567 shipped on 12.10.2023.", "Refund of $1,234.56 sent."])
+def test_digit_groups_that_are_not_phone_numbers(text: str) -> None:
+    assert rewrite._phones(text) == []
