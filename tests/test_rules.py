@@ -85,7 +85,8 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     "blame.others": (
         ["The courier is responsible for the delay.", "This was caused by a system glitch.",
          "We're short-staffed this week.", "Delays are due to high volume.", "That's beyond our control.",
-         "Unforeseen circumstances can cause delays."],
+         "Unforeseen circumstances can cause delays.", "The damage must have happened in transit.",
+         "Please contact the courier about this."],
         ["Who was the carrier for your order?", "I've asked the courier to redeliver today.",
          "Our system shows the parcel at the depot."],
     ),
