@@ -273,7 +273,8 @@ CUSTOMER_CASES: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] =
          ("Late again!", "I'm sorry. I've sent a replacement today."),
          ("I'm chasing my refund.", "I'm sorry you've had to chase us; the refund went out today."),
          ("The courier was chasing me for a signature.", "Sorry! Which carrier was it?"),
-         ("I've emailed four times and nobody replies.", "I'm sorry nobody has answered your emails. What's the order?")],
+         ("I've emailed four times and nobody replies.",
+          "I'm sorry nobody has answered your emails. What's the order?")],
     ),
     "customer.support-failed": (
         [("Your customer service is useless.", "Sorry! Please contact us here: https://t.co/x"),

@@ -263,3 +263,10 @@ def test_the_embedded_model_runs_one_review_at_a_time_unless_configured(monkeypa
     monkeypatch.delenv("REVIEWER_MAX_CONCURRENCY")
     hosted = Service(Settings(model="openai/gpt-4o-mini", api_base="http://127.0.0.1:9/v1"))
     assert hosted.admission.max_concurrency == Settings().max_concurrency == 4
+
+
+def test_new_request_ids_are_unique_hex_tokens() -> None:
+    from reviewer.service.middleware import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
