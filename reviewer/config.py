@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     api_base: str | None = None
     api_key: str | None = None
     fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    model_api_bases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-model API base (JSON in REVIEWER_MODEL_API_BASES), for a fallback on another server: "
+        '{"openai/llama3": "http://10.0.0.5:8000/v1", "openai/gpt-4o-mini": ""}; "" = the provider\'s own '
+        "endpoint. A model listed here gets neither api_base nor api_key; its key comes from the provider's "
+        "usual environment variable.",
+    )
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
     max_reasks: int = Field(default=2, ge=0, le=5)

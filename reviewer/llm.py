@@ -275,11 +275,15 @@ class ModelCaller:
             routed, routed_extra = await local.alitellm_route(model, self.settings)
             return str(routed), dict(routed_extra), True
         extra: dict[str, Any] = {}
-        if self.settings.api_base:
-            extra["api_base"] = self.settings.api_base
-        if self.settings.api_key:
-            extra["api_key"] = self.settings.api_key
-        elif self.settings.api_base:
+        if model in self.settings.model_api_bases:  # its own server (or "" = the provider's), not the shared one
+            api_base, api_key = self.settings.model_api_bases[model] or None, None
+        else:
+            api_base, api_key = self.settings.api_base, self.settings.api_key
+        if api_base:
+            extra["api_base"] = api_base
+        if api_key:
+            extra["api_key"] = api_key
+        elif api_base:
             extra["api_key"] = "sk-none"  # OpenAI-compatible servers often need no key; the client wants one
         return model, extra, None
 

@@ -266,3 +266,27 @@ def test_litellm_banners_stay_off_on_every_path(capfd: pytest.CaptureFixture[str
     assert response_cost(response) is None
     out, err = capfd.readouterr()
     assert "Provider List" not in out + err and "Give Feedback" not in out + err
+
+
+async def test_a_fallback_can_live_on_its_own_server(fake_llm: FakeLLM) -> None:
+    """REVIEWER_API_BASE serves the primary; REVIEWER_MODEL_API_BASES sends one fallback elsewhere."""
+    fake_llm.responder = lambda request: Fail(503)
+    with FakeLLM() as other:
+        other.script(model_answer(DRAFT), model="backup")
+        settings = fast_settings(fake_llm, max_retries=0, fallback_models=["openai/backup"],
+                                 model_api_bases={"openai/backup": other.base_url})
+        review = await engine.areview(request_for(), settings)
+        assert [r.model for r in fake_llm.chat_requests] == ["primary"]
+        assert [r.model for r in other.chat_requests] == ["backup"]
+        headers = {key.lower(): value for key, value in other.chat_requests[0].headers.items()}
+        assert headers["authorization"] == "Bearer sk-none"  # the shared REVIEWER_API_KEY is not sent elsewhere
+        assert {key.lower(): value for key, value in fake_llm.chat_requests[0].headers.items()}["authorization"] == (
+            "Bearer sk-test")
+    assert review.engine.model == "openai/backup" and review.engine.fallbacks_used == 1 and not review.engine.degraded
+
+
+def test_model_api_bases_come_from_json_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewer.config import Settings
+
+    monkeypatch.setenv("REVIEWER_MODEL_API_BASES", '{"openai/llama3": "http://127.0.0.1:9/v1", "openai/gpt-4o": ""}')
+    assert Settings().model_api_bases == {"openai/llama3": "http://127.0.0.1:9/v1", "openai/gpt-4o": ""}
