@@ -37,8 +37,12 @@ FAKE_APOLOGY = ReviewRequest(
 
 @pytest.fixture(scope="module")
 def reviewed() -> Iterator[Review]:
-    """One full review by the local model (the default model when the extra is installed)."""
-    settings = Settings(local_default=True, model=None)
+    """One full review by the local model (the default model when the extra is installed).
+
+    Generous time limits: this checks the pipeline, not the speed (bench/local_model.py measures that), and a
+    shared or slow CI machine can take minutes where a quiet one takes ~25 s.
+    """
+    settings = Settings(local_default=True, model=None, timeout_s=600, deadline_s=900)
     assert engine.resolve_model(settings) == local.DEFAULT_MODEL
     try:
         yield engine.review(FAKE_APOLOGY, settings)
