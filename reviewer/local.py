@@ -79,6 +79,9 @@ DEFAULT_MODEL = PREFIX + DEFAULT_WEIGHTS.name
 # The shipped 1.5B model judges worse than the rules (FINDINGS): its prompt asks only for a
 # summary and the rewrite. A user's own GGUF gets the general prompt unless one is set.
 DEFAULT_PROMPT = "review-small@v2"
+# Requests the embedded server answers at once: one slot, so the whole context serves one review and the
+# rest queue. Callers that send it work (eval, serve) run that many at a time, not more.
+SLOTS = 1
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -284,7 +287,7 @@ class LocalServer:
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.port = 0  # the OS picks a free port; the default host is 127.0.0.1
-        params.n_parallel = 1  # one slot: requests queue; the whole context serves one review
+        params.n_parallel = SLOTS
         params.n_ctx = context_tokens
         params.verbosity = -1  # llama.cpp logs to stderr by default; a CLI must stay quiet
         params.cpuparams.n_threads = threads

@@ -34,7 +34,7 @@ from reviewer.llm_output import CriterionJudgement, ModelReview
 from reviewer.models import CriterionId, CriterionResult, Finding, Span
 from reviewer.rubric import CRITERION_IDS
 
-Trust = Literal["rules", "rules_then_model", "model"]
+Trust = Literal["rules", "rules_then_model", "model"]  # most conservative first
 TrustMap = Mapping[str, Trust]
 
 CONSERVATIVE: dict[str, Trust] = dict.fromkeys(CRITERION_IDS, "rules_then_model")

@@ -131,10 +131,9 @@ def _contacts(text: str) -> list[str]:
 def facts(request: ReviewRequest) -> list[str]:
     """The facts of the draft a rewrite must keep, in order of appearance, without repeats."""
     draft = request.draft
-    found: list[str] = []
-    for pattern in (_URL, _EMAIL, _AMOUNT, _DATE, _REFERENCE):
+    found = _contacts(draft)
+    for pattern in (_AMOUNT, _DATE, _REFERENCE):
         found.extend(m.group(0).rstrip(".,;:!?") for m in pattern.finditer(draft))
-    found.extend(_phones(draft))
     found.extend(_names(draft))
     found.extend(_signature(draft))
     for name in (request.context.agent_name, request.context.company):

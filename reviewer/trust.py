@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,7 +31,7 @@ from reviewer.merge import Trust
 from reviewer.rubric import CRITERION_IDS, is_gating
 
 TrustLevel = Trust  # the merge's levels, as profiles write them
-LEVELS: tuple[TrustLevel, ...] = ("rules", "rules_then_model", "model")  # most conservative first
+LEVELS: tuple[TrustLevel, ...] = get_args(Trust)  # most conservative first, as the merge declares them
 PROFILE_DIR_ENV = "REVIEWER_TRUST_DIR"
 CONSERVATIVE_NAME = "conservative"
 

@@ -135,7 +135,7 @@ def default_concurrency(model: str, mode: Mode) -> int:
     """
     from reviewer import local
 
-    return 1 if mode != "replay" and local.is_local(model) else DEFAULT_CONCURRENCY
+    return local.SLOTS if mode != "replay" and local.is_local(model) else DEFAULT_CONCURRENCY
 
 
 async def run_eval(options: EvalOptions) -> EvalRun:

@@ -91,7 +91,7 @@ def running_limit(settings: Settings, model: str | None) -> int:
 
     if "max_concurrency" in settings.model_fields_set or model is None or not local.is_local(model):
         return settings.max_concurrency
-    return 1
+    return local.SLOTS
 
 
 class Service:
