@@ -50,12 +50,12 @@ def part_of(record_id: str) -> str:
     return "held-out" if int(hashlib.sha256(record_id.encode()).hexdigest(), 16) % 3 == 0 else "develop"
 
 
-def evaluate(records: list[dict[str, Any]]) -> tuple[list[Review], float]:
+def evaluate(records: list[dict[str, Any]], judge: str | None = "none") -> tuple[list[Review], float]:
     requests = [ReviewRequest(draft=r["reply"], customer_message=r["customer"]) for r in records]
     for request in requests:  # load the rules and compile the patterns outside the timing
-        check(request)
+        check(request, judge=judge)
     started = time.process_time()  # CPU time of this process: less disturbed by other work on the machine
-    reviews = [check(req) for req in requests]
+    reviews = [check(req, judge=judge) for req in requests]
     elapsed = time.process_time() - started
     return reviews, len(reviews) / elapsed if elapsed else float("inf")
 
@@ -157,11 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replies", type=Path, default=SHARED / "twcs_amazon_replies.jsonl")
     parser.add_argument("--part", choices=("all", "develop", "held-out"), default="all")
     parser.add_argument("--summary", action="store_true", help="print only the tables, not each disagreement")
+    parser.add_argument("--judge", default="none",
+                        help="the learned judge to review with: 'none' (rules alone, the default: the shipped judge "
+                        "was trained on these labels), 'default', or a judge file")
+    parser.add_argument("--generalization", action="store_true",
+                        help="rules alone vs the merged judge on k-fold and leave-brand-out splits "
+                        "(bench/generalization.py)")
     args = parser.parse_args(argv)
+    if args.generalization:
+        sys.path.insert(0, str(Path(__file__).parent))
+        import generalization
+
+        return generalization.run()
     records = load(args.labels, args.replies)
     if args.part != "all":
         records = [r for r in records if part_of(r["id"]) == args.part]
-    reviews, per_second = evaluate(records)
+    reviews, per_second = evaluate(records, None if args.judge == "default" else args.judge)
     print(f"part: {args.part}")
     met = report(records, reviews, per_second, args.summary)
     return 0 if met else 1

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default=None, description="Force response_format json_schema (True) or JSON mode (False); None = ask litellm."
     )
     rules_only: bool = Field(default=False, description="Never call a model, even when one is configured.")
+    judge: str | None = Field(
+        default=None, description="The learned judge: a file from `reviewer train`, or 'none'; unset = the shipped one."
+    )
 
     # The embedded local model.
     cache_dir: Path = Field(default_factory=_default_cache_dir)

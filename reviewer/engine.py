@@ -14,29 +14,61 @@ from reviewer.config import Settings
 from reviewer.models import Engine, Review, ReviewRequest
 
 if TYPE_CHECKING:  # the model path is imported only when a model is used (cold start of `reviewer check`)
+    from reviewer import judge as judge_module
     from reviewer import llm, merge
 
 
-def build_review(request: ReviewRequest, result: rules.RulesResult, engine: Engine) -> Review:
-    """Turn criterion results and findings into a Review with verdict and score."""
-    verdict = rubric.decide_verdict(result.criteria, result.findings)
+def build_review(
+    request: ReviewRequest, result: rules.RulesResult, engine: Engine, judge_choice: str | None = None
+) -> Review:
+    """Turn criterion results and findings into a Review with verdict and score, the learned judge merged in.
+
+    ``judge_choice``: see :func:`current_judge`.
+    """
+    criteria, findings = result.criteria, result.findings
+    verdict = rubric.decide_verdict(criteria, findings)
+    judge = current_judge(judge_choice)
+    if judge is not None:
+        applied = judge.apply(request, criteria, findings)
+        engine.judge = applied.name
+        engine.verdict_probability = round(applied.probability, 3)
+        if applied.verdict is not None and rubric.strictest(verdict, applied.verdict) != verdict:
+            engine.verdict_source = "judge"
+        criteria, findings = applied.criteria, applied.findings
+        verdict = rubric.strictest(verdict, rubric.decide_verdict(criteria, findings))
     return Review(
         verdict=verdict,
-        score=rubric.score(result.criteria, verdict),
-        criteria=result.criteria,
-        findings=result.findings,
+        score=rubric.score(criteria, verdict),
+        criteria=criteria,
+        findings=findings,
         engine=engine,
     )
 
 
-def check(request: ReviewRequest | str, customer_message: str | None = None) -> Review:
-    """Review a draft with the rules engine alone: synchronous, offline, deterministic."""
+def current_judge(choice: str | None = None) -> judge_module.Judge | None:
+    """The learned judge to use: ``choice`` (a path, or ``none``), else ``REVIEWER_JUDGE``, else the shipped one.
+
+    Loaded once per process; ``none`` means the rules decide alone.
+    """
+    from reviewer import judge as judge_module
+
+    path = judge_module.resolve(choice)
+    return judge_module.get(path) if path is not None else None
+
+
+def check(
+    request: ReviewRequest | str, customer_message: str | None = None, *, judge: str | None = None
+) -> Review:
+    """Review a draft with the rules engine and the learned judge: synchronous, offline, deterministic.
+
+    ``judge`` is a judge file's path or ``none`` (default: ``REVIEWER_JUDGE``, else the shipped judge).
+    """
     if isinstance(request, str):
         request = ReviewRequest(draft=request, customer_message=customer_message)
     started = time.perf_counter()
     result = rules.run(request)
     engine = Engine(rules_version=rules.RULES_VERSION, mode="rules")
-    review = build_review(request, result, engine)
+    review = build_review(request, result, engine, judge)
     review.engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
     return review
 

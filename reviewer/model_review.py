@@ -36,7 +36,7 @@ async def model_review(
     try:
         prompt = prompts.load(prompt_for(model, settings))
     except prompts.PromptError as exc:
-        return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
+        return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge)
     engine.prompt_version = prompt.ref
     candidates = [model, *(m for m in settings.fallback_models if m != model)]
     failures: list[str] = []
@@ -50,11 +50,13 @@ async def model_review(
         if done is not None:
             return done
         if first >= len(candidates):
-            return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
+            return _degraded(
+                request, found, engine, "every model failed: " + " | ".join(failures), caller, started, settings.judge
+            )
         try:
             prompt = prompts.load(settings.prompt)
         except prompts.PromptError as exc:
-            return _degraded(request, found, engine, f"prompt: {exc}", caller, started)
+            return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge)
         engine.prompt_version = prompt.ref
 
     def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -62,7 +64,9 @@ async def model_review(
 
     answered = await _first_answer(caller, candidates, first, engine, review_messages, ModelReview, prompt, failures)
     if answered is None:
-        return _degraded(request, found, engine, "every model failed: " + " | ".join(failures), caller, started)
+        return _degraded(
+            request, found, engine, "every model failed: " + " | ".join(failures), caller, started, settings.judge
+        )
     used, answer = answered
 
     if trust is None:  # the answering model's measured trust profile, else the conservative one
@@ -70,7 +74,8 @@ async def model_review(
 
         trust = trust_profiles.trust_map_for(used, prompt.ref)
     merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
-    review = build_review(request, rules.RulesResult(findings=merged.findings, criteria=merged.criteria), engine)
+    merged_result = rules.RulesResult(findings=merged.findings, criteria=merged.criteria)
+    review = build_review(request, merged_result, engine, settings.judge)
     review.summary = answer.summary
     meant_to_fix = [c.id for c in merged.criteria if c.status == "fail"]
     review.rewrite = await _verified_rewrite(
@@ -116,7 +121,7 @@ async def _rules_judge_model_rewrites(
         # The rules judge here and find nothing to fix, so a rewrite could only make it worse.
         # Measured: asked anyway, the 1.5B model turned "I'm sorry we've let you down" into
         # "I'm sorry you feel upset". No model is consulted, and the engine says so.
-        review = build_review(request, found, engine)
+        review = build_review(request, found, engine, settings.judge)
         review.summary = "The checks found nothing to fix; the draft was not sent to the model for a rewrite."
         engine.mode = "rules"
         engine.model = None
@@ -127,7 +132,7 @@ async def _rules_judge_model_rewrites(
     if answered is None:
         return None
     candidate, answer = answered
-    review = build_review(request, found, engine)
+    review = build_review(request, found, engine, settings.judge)
     review.summary = answer.summary
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     review.rewrite = await _verified_rewrite(
@@ -217,12 +222,13 @@ def _degraded(
     reason: str,
     caller: llm.ModelCaller,
     started: float,
+    judge_choice: str | None,
 ) -> Review:
     """The rules-only review, marked degraded with why: what a caller gets when no model answered."""
     engine.mode = "rules"
     engine.model = None
     engine.degraded = True
     engine.degraded_reason = reason[:2000]
-    review = build_review(request, found, engine)
+    review = build_review(request, found, engine, judge_choice)
     _record_stats(review.engine, caller, started)
     return review

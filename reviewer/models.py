@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 MAX_DRAFT_CHARS = 20_000
 MAX_CUSTOMER_CHARS = 20_000
 
@@ -19,7 +19,7 @@ Status = Literal["pass", "fail", "na"]
 Severity = Literal["error", "warning", "suggestion"]
 Channel = Literal["email", "chat", "social", "phone"]
 TextSource = Literal["draft", "customer_message"]
-JudgementSource = Literal["rules", "model", "rules+model"]
+JudgementSource = Literal["rules", "judge", "model", "rules+model"]
 CriterionId = Literal[
     "no-fake-apology",
     "apologizes",
@@ -114,6 +114,9 @@ class CriterionResult(_Strict):
         "conclusive); False when text patterns alone cannot tell and the status is a fallback.",
     )
     source: JudgementSource = "rules"
+    probability: float | None = Field(
+        default=None, ge=0, le=1, description="The learned judge's probability for this status, when it decided it."
+    )
 
 
 class Rewrite(_Strict):
@@ -146,6 +149,13 @@ class Engine(_Strict):
     reasks: int = 0
     fallbacks_used: int = 0
     dropped_quotes: int = Field(default=0, description="Model evidence quotes not found in the draft.")
+    judge: str | None = Field(default=None, description="The learned judge used (file name and version); null if none.")
+    verdict_source: Literal["rules", "judge"] = Field(
+        default="rules", description="Who decided the verdict: the rules, or the learned judge (sure enough to decide)."
+    )
+    verdict_probability: float | None = Field(
+        default=None, ge=0, le=1, description="The learned judge's probability for its verdict, when it ran."
+    )
     usage: Usage = Field(default_factory=Usage)
 
 

@@ -8,6 +8,11 @@ Verdict rule (deterministic, in this order):
    status ``fail`` -> ``revise`` (something important is missing);
 3. otherwise ``send``. Findings of severity ``suggestion`` never change the verdict.
 
+A learned judge (:mod:`reviewer.judge`) that is sure of a *stricter* verdict raises it
+(``send`` -> ``revise``, or to ``block``); it never lowers what the rules decide, because
+it reads untrusted text: nothing in a draft may talk the verdict below the rules' floor
+(:func:`strictest`).
+
 A criterion of weight is one whose failure alone makes a reply unfit to send:
 no fake apology, an early apology, staying professional, understanding the
 issue and clear next steps. The others (ownership, naming the impact, a remedy,
@@ -74,6 +79,14 @@ def attribute_name(criterion_id: str) -> str:
 def is_gating(criterion_id: str) -> bool:
     """A criterion 'of weight': failing it alone makes the verdict `revise`."""
     return CRITERIA_BY_ID[criterion_id].weight >= GATING_WEIGHT
+
+
+VERDICT_ORDER: tuple[Verdict, ...] = ("send", "revise", "block")
+
+
+def strictest(*verdicts: Verdict) -> Verdict:
+    """The strictest of the verdicts given (``block`` > ``revise`` > ``send``)."""
+    return max(verdicts, key=VERDICT_ORDER.index)
 
 
 def decide_verdict(criteria: list[CriterionResult], findings: list[Finding]) -> Verdict:

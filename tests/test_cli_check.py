@@ -49,7 +49,10 @@ def _review(verdict: str, findings: list[Finding] | None = None, **engine_fields
 
 
 def _engine_returns(monkeypatch: pytest.MonkeyPatch, make: Callable[[ReviewRequest], Review]) -> None:
-    monkeypatch.setattr(engine, "check", make)
+    def check(request: ReviewRequest, *, judge: str | None = None) -> Review:
+        return make(request)
+
+    monkeypatch.setattr(engine, "check", check)
 
 
 # --- the real rules path ---------------------------------------------------------------------------

@@ -202,11 +202,11 @@ def test_realworld_dev_is_scored_against_labels_and_the_majority(tmp_path: Path)
     assert run_eval("--model", "rules", "--cases", "realworld-dev", "--out", out, "--update-baseline",
                     "--baseline", tmp_path / "rw-baseline.json") == 0
     report = load_report(out)
-    assert report["run"]["case_set"] == "realworld-dev" and report["metrics"]["cases"]["n"] == 238
-    assert report["metrics"]["majority_verdict"] == {"answer": "revise", "accuracy": round(149 / 238, 4)}
+    assert report["run"]["case_set"] == "realworld-dev" and report["metrics"]["cases"]["n"] == 358
+    assert report["metrics"]["majority_verdict"] == {"answer": "revise", "accuracy": round(222 / 358, 4)}
     # gold na is left out of every criterion's score
-    assert all(m["n"] <= 238 for m in report["metrics"]["criteria"].values())
-    assert report["metrics"]["criteria"]["invites-input"]["n"] < 238
+    assert all(m["n"] <= 358 for m in report["metrics"]["criteria"].values())
+    assert report["metrics"]["criteria"]["invites-input"]["n"] < 358
     # a baseline keeps outcomes, never the real texts
     replies = [json.loads(line)["reply"] for line in
                (find_shared_dir() / "realworld" / "twcs_amazon_replies.jsonl").read_text(encoding="utf-8").splitlines()]

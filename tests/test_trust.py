@@ -98,6 +98,7 @@ async def test_engine_follows_the_models_profile(fake_llm: FakeLLM, tmp_path: Pa
     answer = model_answer(draft, statuses={"thanks-customer": "pass", "next-steps": "fail"})
     folder = tmp_path / "trust"
     monkeypatch.setenv(trust.PROFILE_DIR_ENV, str(folder))
+    monkeypatch.setenv("REVIEWER_JUDGE", "none")  # the trust map alone: the learned judge decides next-steps too
     write_profile(folder, "primary", profile_data(
         "openai/primary", {"thanks-customer": "model", "next-steps": "rules"}, prompt="review@v1"))
 

@@ -255,6 +255,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         timeout_s=args.timeout,
         prompt=args.prompt,
         rules_only=args.rules_only,
+        judge=args.judge,
     )
 
 
@@ -266,7 +267,7 @@ def review_all(requests: list[ReviewRequest], settings: Settings, model: str | N
     from reviewer import engine
 
     if model is None:
-        return [engine.check(request) for request in requests]
+        return [engine.check(request, judge=settings.judge) for request in requests]
 
     import asyncio
 

@@ -29,3 +29,6 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="timeout of one model call")
     model.add_argument("--prompt", metavar="ID@VERSION", help="prompt version, e.g. review@v1")
     model.add_argument("--rules-only", action="store_true", default=None, help="never call a model")
+    model.add_argument(
+        "--judge", metavar="PATH", help="learned judge file (from `reviewer train`), or 'none' for the rules alone"
+    )

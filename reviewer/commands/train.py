@@ -1,0 +1,58 @@
+"""``reviewer train LABELS.jsonl --texts TEXTS.jsonl -o judge.bin``: a learned judge from a team's own labels.
+
+The same code (:mod:`reviewer.judge.train`) builds the shipped default judge
+(``bench/train_default_judge.py``). Needs scikit-learn: ``pip install 'reviewer[train]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train a learned judge from labelled replies",
+        description="Train the learned judge from labelled replies (JSONL: id, verdict, labels) and their texts "
+        "(JSONL: id, reply, customer). Use the result with --judge PATH or REVIEWER_JUDGE=PATH.",
+    )
+    parser.add_argument(
+        "labels", type=Path, nargs="+", help="labels JSONL: {id, verdict, labels: {criterion: pass|fail|na}}"
+    )
+    parser.add_argument(
+        "--texts", type=Path, action="append", required=True, help="texts JSONL: {id, reply, customer} (repeatable)"
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the judge file")
+    parser.add_argument("--note", default="", help="a line stored in the file saying what it was trained on")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reviewer.cli import UsageError
+    from reviewer.judge import train
+
+    try:
+        examples = train.load_examples(args.labels, args.texts)
+        judge_file = train.fit(examples, note=args.note)
+    except train.TrainingError as exc:
+        raise UsageError(str(exc)) from None
+    except ModuleNotFoundError as exc:  # scikit-learn / scipy missing
+        raise UsageError(f"training needs the [train] extra: pip install 'reviewer[train]' ({exc.name} missing)") \
+            from None
+    try:
+        judge_file.dump(args.output)
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
+    cv = judge_file.meta["cross_validation"]
+    summary = {
+        "output": str(args.output),
+        "examples": len(examples),
+        "decides": judge_file.meta["decides"],
+        "verdict_threshold": judge_file.meta["verdict_threshold"],
+        "cross_validated_verdict_agreement": cv["verdict"],
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
