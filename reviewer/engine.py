@@ -25,6 +25,8 @@ def build_review(request: ReviewRequest, result: rules.RulesResult, engine: Engi
         score=rubric.score(result.criteria, verdict),
         criteria=result.criteria,
         findings=result.findings,
+        reasons=rubric.reasons(result.criteria, result.findings),
+        criteria_by_id={c.id: c for c in result.criteria},
         engine=engine,
     )
 
