@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "prompts": "reviewer.commands.prompts",
     "serve": "reviewer.commands.serve",
     "eval": "reviewer.commands.eval",
+    "config": "reviewer.commands.config",
 }
 
 

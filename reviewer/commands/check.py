@@ -81,8 +81,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
-        default="block",
-        help="exit 1 when a verdict reaches this level (default: block)",
+        help="exit 1 when a verdict reaches this level (default: block, or fail_on in the config file)",
     )
     add_model_flags(parser)
     parser.set_defaults(handler=run)
@@ -234,28 +233,36 @@ def _request(draft: Draft, customer: str | None, context: Context) -> ReviewRequ
         raise UsageError(f"{draft.label}: {_validation_message(exc)}") from None
 
 
-def build_settings(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, with the command-line flags winning."""
-    from pydantic import ValidationError
-
-    from reviewer.config import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise UsageError(f"invalid REVIEWER_* setting: {_validation_message(exc)}") from None
+def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags (None = not given), by their ``Settings`` field names."""
     fallbacks = None
     if args.fallback_models is not None:
         fallbacks = [name.strip() for name in args.fallback_models.split(",") if name.strip()]
-    return settings.with_overrides(
-        model=args.model,
-        api_base=args.api_base,
-        api_key=args.api_key,
-        fallback_models=fallbacks,
-        timeout_s=args.timeout,
-        prompt=args.prompt,
-        rules_only=args.rules_only,
-    )
+    return {
+        "model": args.model,
+        "api_base": args.api_base,
+        "api_key": args.api_key,
+        "fallback_models": fallbacks,
+        "timeout_s": args.timeout,
+        "prompt": args.prompt,
+        "rules_only": args.rules_only,
+        "fail_on": getattr(args, "fail_on", None),
+    }
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the config file and the environment, with the command-line flags winning."""
+    from pydantic import ValidationError
+
+    from reviewer.config import ConfigFileError, Settings
+
+    try:
+        settings = Settings()
+    except ConfigFileError as exc:
+        raise UsageError(str(exc)) from None
+    except ValidationError as exc:
+        raise UsageError(f"invalid setting (REVIEWER_* or config file): {_validation_message(exc)}") from None
+    return settings.with_overrides(**flag_settings(args))
 
 
 # --- reviewing -------------------------------------------------------------------------------------
@@ -307,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format != "text":
         for line in notice.stderr_lines(results):
             print(f"reviewer: {line}", file=sys.stderr)
-    return 1 if any(fails(result.review.verdict, args.fail_on) for result in results) else 0
+    return 1 if any(fails(result.review.verdict, settings.fail_on) for result in results) else 0
 
 
 def _is_file_label(label: str) -> bool:
