@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_usage_error, run_cli
 
 from reviewer.config import ConfigFileError, Settings, find_config_file
-from tests.cli_helpers import assert_usage_error, run_cli
 
 Capsys = pytest.CaptureFixture[str]
 REVISE_DRAFT = "Thanks for waiting."  # no apology, no next step: revise, never block

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from reviewer.config import Settings
     from reviewer.models import Context, Review, ReviewRequest
 
-FORMATS = ("text", "json", "lines")
+FORMATS = ("text", "json", "lines", "sarif", "github")
 FAIL_ON = ("block", "revise", "never")
 CHANNELS = ("email", "chat", "social", "phone")
 # A draft may be 20,000 characters; a file this big cannot be one and is not read into memory.
@@ -309,6 +309,10 @@ def run(args: argparse.Namespace) -> int:
         render.print_json(results, as_lines=any(_is_file_label(draft.label) for draft, _ in pairs))
     elif args.format == "lines":
         render.print_lines(results)
+    elif args.format in ("sarif", "github"):
+        from reviewer import ci_formats
+
+        (ci_formats.print_sarif if args.format == "sarif" else ci_formats.print_github)(results)
     else:
         render.print_text(results, notice)
     if args.format != "text":
