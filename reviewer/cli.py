@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "serve": "reviewer.commands.serve",
     "eval": "reviewer.commands.eval",
     "train": "reviewer.commands.train",
+    "config": "reviewer.commands.config",
 }
 
 

@@ -1,15 +1,103 @@
-"""Settings from the environment (``REVIEWER_*``) and CLI flags, in one place.
+"""Settings from CLI flags, the environment (``REVIEWER_*``) and a config file, in one place.
 
-Flags win over the environment; the environment wins over the defaults.
+Precedence: flags > environment > config file > defaults. The config file is the first
+``reviewer.toml``, or ``pyproject.toml`` with a ``[tool.reviewer]`` table, found in the
+working directory or a parent (as ruff and Vale look for theirs); its keys are the field
+names below. ``REVIEWER_CONFIG=FILE`` names one explicitly. A key the file does not know
+is an error, so a typo never silently leaves a default in place.
 """
 
 from __future__ import annotations
 
+import os
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "REVIEWER_CONFIG"
+CONFIG_NAME = "reviewer.toml"
+PYPROJECT_TABLE = ("tool", "reviewer")
+SECRET_FIELDS = frozenset({"api_key", "api_keys"})
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be used: unreadable, not TOML, or with a key no setting has."""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The config file in force: its path and the table holding the settings (``()`` = the whole file)."""
+
+    path: Path
+    table: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} [{'.'.join(self.table)}]" if self.table else str(self.path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _table(data: dict[str, Any], header: tuple[str, ...]) -> dict[str, Any] | None:
+    for key in header:
+        inner = data.get(key)
+        if not isinstance(inner, dict):
+            return None
+        data = inner
+    return data
+
+
+def find_config_file(start: Path | None = None) -> ConfigFile | None:
+    """``$REVIEWER_CONFIG``, else the nearest ``reviewer.toml`` or ``pyproject.toml`` with ``[tool.reviewer]``."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigFileError(f"{CONFIG_ENV}={explicit}: no such file")
+        table = PYPROJECT_TABLE if path.name == "pyproject.toml" else ()
+        return ConfigFile(path, table)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return ConfigFile(candidate, ())
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _table(_read_toml(pyproject), PYPROJECT_TABLE) is not None:
+            return ConfigFile(pyproject, PYPROJECT_TABLE)
+    return None
+
+
+class _ConfigFileSource(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source over the discovered file, refusing keys no setting has."""
+
+    def __init__(self, settings_cls: type[BaseSettings], config: ConfigFile) -> None:
+        table = _table(_read_toml(config.path), config.table)
+        if table is None:
+            raise ConfigFileError(f"{config.label}: no such table")
+        unknown = sorted(set(table) - set(settings_cls.model_fields))
+        if unknown:
+            known = ", ".join(sorted(settings_cls.model_fields))
+            raise ConfigFileError(f"{config.label}: unknown setting {unknown[0]!r} (known: {known})")
+        super().__init__(settings_cls, toml_file=config.path, toml_table_header=config.table or None)
 
 
 def _default_cache_dir() -> Path:
@@ -20,6 +108,9 @@ class Settings(BaseSettings):
     """Everything configurable. Read with ``Settings()``; override with ``settings.with_overrides(...)``."""
 
     model_config = SettingsConfigDict(env_prefix="REVIEWER_", extra="ignore")
+
+    # `reviewer check`: the verdict that makes it exit 1 (a repository's config file can say `revise`).
+    fail_on: Literal["block", "revise", "never"] = "block"
 
     # The model path (issue: LLM reviewer).
     model: str | None = Field(default=None, description="Any litellm model string; unset = default resolution.")
@@ -73,7 +164,57 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init arguments, then ``REVIEWER_*``, then the config file (see the module docstring)."""
+        config = find_config_file()
+        if config is None:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        in_file = _ConfigFileSource(settings_cls, config)
+        return init_settings, env_settings, dotenv_settings, in_file, file_secret_settings
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI flags)."""
         changes = {key: value for key, value in overrides.items() if value is not None}
         return self.model_copy(update=changes)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One setting's effective value and where it came from: ``flag``, ``env REVIEWER_X``, the file, or ``default``."""
+
+    name: str
+    value: Any
+    source: str
+
+
+def explain(settings: Settings, flags: dict[str, Any]) -> list[Origin]:
+    """Every setting of ``settings`` with the source that set it, by the precedence above.
+
+    ``flags`` are the values given on the command line (None = not given). Secrets are masked.
+    """
+    env = EnvSettingsSource(Settings)()
+    config = find_config_file()
+    in_file = set(_table(_read_toml(config.path), config.table) or {}) if config else set()
+    origins = []
+    for name in Settings.model_fields:
+        if flags.get(name) is not None:
+            source = "flag"
+        elif name in env:
+            source = f"env REVIEWER_{name.upper()}"
+        elif config is not None and name in in_file:
+            source = config.label
+        else:
+            source = "default"
+        value = getattr(settings, name)
+        if name in SECRET_FIELDS and value:
+            value = "***" if isinstance(value, str) else ["***"] * len(value)
+        origins.append(Origin(name, value, source))
+    return origins

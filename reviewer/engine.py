@@ -41,6 +41,8 @@ def build_review(
         score=rubric.score(criteria, verdict),
         criteria=criteria,
         findings=findings,
+        reasons=rubric.reasons(criteria, findings),
+        criteria_by_id={c.id: c for c in criteria},
         engine=engine,
     )
 

@@ -1,7 +1,9 @@
 """The public contract: what a caller sends (`ReviewRequest`) and gets back (`Review`).
 
 The API, the CLI's JSON output, the HTTP service and the eval harness all speak
-these models, so changes here are schema changes: bump `SCHEMA_VERSION`.
+these models, so changes here are schema changes: bump `SCHEMA_VERSION` — the minor
+number for an additive change (a new field old clients may ignore), the major number
+for anything that breaks a client (a removed, renamed or retyped field).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.1"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields (additive)
 MAX_DRAFT_CHARS = 20_000
 MAX_CUSTOMER_CHARS = 20_000
 
@@ -159,6 +161,27 @@ class Engine(_Strict):
     usage: Usage = Field(default_factory=Usage)
 
 
+class Reason(_Strict):
+    """One thing that moved the verdict away from ``send``: a finding, or a failed gating criterion.
+
+    A failed gating criterion is a reason of its own only when no finding on it already is.
+    """
+
+    kind: Literal["finding", "criterion"]
+    id: str = Field(description="The finding's rule id, or the criterion id for a failed criterion.")
+    criterion: CriterionId
+    leads_to: Literal["block", "revise"] = Field(
+        description="The verdict this reason alone leads to: an error finding blocks; a warning or a failed "
+        "gating criterion means revise."
+    )
+    message: str
+    text: str | None = Field(
+        default=None, description="The exact words the reason points at (the span's text); null for an absence."
+    )
+    span: Span | None = None
+    source: JudgementSource = "rules"
+
+
 class Review(_Strict):
     """The answer: a verdict, per-criterion results, findings with spans, and maybe a rewrite."""
 
@@ -168,5 +191,13 @@ class Review(_Strict):
     summary: str = ""
     criteria: list[CriterionResult]
     findings: list[Finding]
+    reasons: list[Reason] = Field(
+        default_factory=list,
+        description="Why the verdict is what it is, most severe first: the error findings (block), then the "
+        "warning findings and the failed gating criteria no finding explains (revise). Empty for send.",
+    )
+    criteria_by_id: dict[CriterionId, CriterionResult] = Field(
+        default_factory=dict, description="The same results as `criteria`, keyed by criterion id."
+    )
     rewrite: Rewrite | None = None
     engine: Engine

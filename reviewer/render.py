@@ -87,20 +87,53 @@ def _located(result: Result, finding: Finding) -> tuple[str, int, int]:
     return result.label, line, column
 
 
-def finding_lines(result: Result) -> list[str]:
-    """``path:line:col: severity: message [rule_id]`` per finding, then failed criteria no finding explains."""
-    lines = []
+@dataclass(frozen=True)
+class Issue:
+    """One line of the machine formats (``lines``, ``sarif``, ``github``): a finding, or a failed criterion.
+
+    Positions are 1-based, in characters; ``end_*`` is where the span ends (exclusive).
+    """
+
+    label: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    severity: str
+    message: str
+    rule_id: str
+    criterion: str
+    snippet: str | None = None
+    suggestion: str | None = None
+
+
+def issues(result: Result) -> list[Issue]:
+    """Each finding, then each failed criterion that no finding explains (gating: warning, else suggestion)."""
+    found = []
     for finding in result.review.findings:
         label, line, column = _located(result, finding)
-        lines.append(f"{label}:{line}:{column}: {finding.severity}: {_one_line(finding.message)} [{finding.rule_id}]")
+        end_line, end_column = line, column
+        if finding.span is not None:
+            text = result.request.draft if finding.span.source == "draft" else result.request.customer_message or ""
+            end_line, end_column = position(text, finding.span.end)
+        found.append(
+            Issue(
+                label, line, column, end_line, end_column, finding.severity, _one_line(finding.message),
+                finding.rule_id, finding.criterion, finding.span.text if finding.span else None, finding.suggestion,
+            )
+        )
     explained = {finding.criterion for finding in result.review.findings}
     for criterion in result.review.criteria:
         if criterion.status == "fail" and criterion.id not in explained:
             severity = "warning" if is_gating(criterion.id) else "suggestion"
-            title = CRITERIA_BY_ID[criterion.id].title
-            message = _one_line(f"{title}: {criterion.explanation}")
-            lines.append(f"{result.label}:1:1: {severity}: {message} [{criterion.id}]")
-    return lines
+            message = _one_line(f"{CRITERIA_BY_ID[criterion.id].title}: {criterion.explanation}")
+            found.append(Issue(result.label, 1, 1, 1, 1, severity, message, criterion.id, criterion.id))
+    return found
+
+
+def finding_lines(result: Result) -> list[str]:
+    """``path:line:col: severity: message [rule_id]`` per finding, then failed criteria no finding explains."""
+    return [f"{i.label}:{i.line}:{i.column}: {i.severity}: {i.message} [{i.rule_id}]" for i in issues(result)]
 
 
 def print_lines(results: list[Result]) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reviewer.models import CriterionId, CriterionResult, Finding, Verdict
+from reviewer.models import CriterionId, CriterionResult, Finding, Reason, Verdict
 
 GATING_WEIGHT = 2
 BLOCK_SCORE_CAP = 30
@@ -98,6 +98,45 @@ def decide_verdict(criteria: list[CriterionResult], findings: list[Finding]) -> 
     if any(c.status == "fail" and is_gating(c.id) for c in criteria):
         return "revise"
     return "send"
+
+
+def reasons(criteria: list[CriterionResult], findings: list[Finding]) -> list[Reason]:
+    """What decided the verdict, most severe first, by the same rule as :func:`decide_verdict`.
+
+    Error findings (each blocks), then warning findings, then failed gating criteria
+    that no error or warning finding explains (each means revise). Suggestions and
+    failed criteria of weight 1 never appear: they do not move the verdict.
+    """
+    found = [
+        Reason(
+            kind="finding",
+            id=f.rule_id,
+            criterion=f.criterion,
+            leads_to="block" if f.severity == "error" else "revise",
+            message=f.message,
+            text=f.span.text if f.span else None,
+            span=f.span,
+            source=f.source,
+        )
+        for f in findings
+        if f.severity in ("error", "warning")
+    ]
+    explained = {reason.criterion for reason in found}
+    failed = [
+        Reason(
+            kind="criterion",
+            id=c.id,
+            criterion=c.id,
+            leads_to="revise",
+            message=f"{CRITERIA_BY_ID[c.id].title}: {c.explanation}",
+            text=c.evidence[0].text if c.evidence else None,
+            span=c.evidence[0] if c.evidence else None,
+            source=c.source,
+        )
+        for c in criteria
+        if c.status == "fail" and is_gating(c.id) and c.id not in explained
+    ]
+    return sorted(found, key=lambda reason: reason.leads_to != "block") + failed
 
 
 def score(criteria: list[CriterionResult], verdict: Verdict) -> int:

@@ -152,7 +152,7 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
          "To qualify for a full refund you must cancel within a day.",
          "We're only obligated to provide bags for loose items.",
          "You're only allowed one bag with this fare.", "For future reference, call us first.",
-         "As per our policy, refunds take a week.", "Our policy is that tickets are final."],
+         "Our policy is that tickets are final."],
         ["Your item will take two days to arrive.", "I'll check why the item is taking longer.",
          "Two-day delivery should mean two days, and it didn't."],
     ),

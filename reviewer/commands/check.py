@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from reviewer.config import Settings
     from reviewer.models import Context, Review, ReviewRequest
 
-FORMATS = ("text", "json", "lines")
+FORMATS = ("text", "json", "lines", "sarif", "github")
 FAIL_ON = ("block", "revise", "never")
 CHANNELS = ("email", "chat", "social", "phone")
 # A draft may be 20,000 characters; a file this big cannot be one and is not read into memory.
@@ -81,8 +81,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
-        default="block",
-        help="exit 1 when a verdict reaches this level (default: block)",
+        help="exit 1 when a verdict reaches this level (default: block, or fail_on in the config file)",
     )
     add_model_flags(parser)
     parser.set_defaults(handler=run)
@@ -234,29 +233,37 @@ def _request(draft: Draft, customer: str | None, context: Context) -> ReviewRequ
         raise UsageError(f"{draft.label}: {_validation_message(exc)}") from None
 
 
-def build_settings(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, with the command-line flags winning."""
-    from pydantic import ValidationError
-
-    from reviewer.config import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise UsageError(f"invalid REVIEWER_* setting: {_validation_message(exc)}") from None
+def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags (None = not given), by their ``Settings`` field names."""
     fallbacks = None
     if args.fallback_models is not None:
         fallbacks = [name.strip() for name in args.fallback_models.split(",") if name.strip()]
-    return settings.with_overrides(
-        model=args.model,
-        api_base=args.api_base,
-        api_key=args.api_key,
-        fallback_models=fallbacks,
-        timeout_s=args.timeout,
-        prompt=args.prompt,
-        rules_only=args.rules_only,
-        judge=args.judge,
-    )
+    return {
+        "model": args.model,
+        "api_base": args.api_base,
+        "api_key": args.api_key,
+        "fallback_models": fallbacks,
+        "timeout_s": args.timeout,
+        "prompt": args.prompt,
+        "rules_only": args.rules_only,
+        "judge": getattr(args, "judge", None),
+        "fail_on": getattr(args, "fail_on", None),
+    }
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the config file and the environment, with the command-line flags winning."""
+    from pydantic import ValidationError
+
+    from reviewer.config import ConfigFileError, Settings
+
+    try:
+        settings = Settings()
+    except ConfigFileError as exc:
+        raise UsageError(str(exc)) from None
+    except ValidationError as exc:
+        raise UsageError(f"invalid setting (REVIEWER_* or config file): {_validation_message(exc)}") from None
+    return settings.with_overrides(**flag_settings(args))
 
 
 # --- reviewing -------------------------------------------------------------------------------------
@@ -303,12 +310,16 @@ def run(args: argparse.Namespace) -> int:
         render.print_json(results, as_lines=any(_is_file_label(draft.label) for draft, _ in pairs))
     elif args.format == "lines":
         render.print_lines(results)
+    elif args.format in ("sarif", "github"):
+        from reviewer import ci_formats
+
+        (ci_formats.print_sarif if args.format == "sarif" else ci_formats.print_github)(results)
     else:
         render.print_text(results, notice)
     if args.format != "text":
         for line in notice.stderr_lines(results):
             print(f"reviewer: {line}", file=sys.stderr)
-    return 1 if any(fails(result.review.verdict, args.fail_on) for result in results) else 0
+    return 1 if any(fails(result.review.verdict, settings.fail_on) for result in results) else 0
 
 
 def _is_file_label(label: str) -> bool:

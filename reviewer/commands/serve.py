@@ -102,14 +102,17 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     export_flags(args, os.environ)
-    from reviewer.config import Settings
+    from reviewer.config import ConfigFileError, Settings
 
     try:
         settings = Settings()
+    except ConfigFileError as exc:
+        raise UsageError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
-        raise UsageError(f"invalid setting {name}: {first['msg']}") from None
+        field = ".".join(str(part) for part in first["loc"])
+        raise UsageError(f"invalid setting {name} ({field} in a config file): {first['msg']}") from None
 
     if not settings.api_keys and not is_loopback(args.host) and not args.insecure_no_auth:
         raise UsageError(

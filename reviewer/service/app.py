@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
 from reviewer import engine, rubric
@@ -229,7 +230,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         yield
 
-    app = FastAPI(
+    # /docs and /redoc from Swagger UI's and ReDoc's files inside the fastapi-offline wheel: no CDN, works offline.
+    app = FastAPIOffline(
         title="reviewer",
         version="0.1.0",
         summary="Reviews a support agent's draft reply to an upset customer before it is sent.",
@@ -238,6 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The service exports Prometheus metrics (/metrics) and JSON logs; FastAPI's built-in OpenTelemetry
         # hook would otherwise look up the global OTel providers on every request (~13 us of a 0.7 ms check).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        swagger_ui_parameters={"validatorUrl": None},  # Swagger UI's default sends the spec's URL to a public validator
     )
     app.state.service = service
     install_error_handlers(app)
