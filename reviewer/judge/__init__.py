@@ -83,8 +83,7 @@ class Judge:
         verdict_head = self.file.heads["verdict"]
         probabilities = verdict_head.probabilities(features)
         label = max(probabilities, key=probabilities.__getitem__)
-        span = self._driving_sentence(draft, "verdict", label) if label != "send" else None
-        verdict = Decision(label, probabilities[label], probabilities[label] >= self.threshold, span)
+        verdict = Decision(label, probabilities[label], probabilities[label] >= self.threshold)
         decisions: dict[str, Decision] = {}
         for cid in self.decides:
             head = self.file.heads.get(cid)
@@ -106,7 +105,8 @@ class Judge:
         sure: Verdict | None = verdict.label if verdict.decided else None  # type: ignore[assignment]
         found = list(findings)
         if sure is not None and rubric.strictest(rules_verdict, sure) != rules_verdict:
-            found.append(self._finding(sure, verdict, merged, request.draft))
+            span = self._driving_sentence(request.draft, "verdict", sure)  # only now: it costs a pass per sentence
+            found.append(self._finding(sure, verdict.probability, span, merged, request.draft))
         return Applied(merged, found, sure, verdict.probability, f"{self.name}@{self.version}")
 
     def _criterion(self, rules_result: CriterionResult, decision: Decision | None, draft: str) -> CriterionResult:
@@ -129,10 +129,13 @@ class Judge:
             probability=p,
         )
 
-    def _finding(self, verdict: Verdict, decision: Decision, criteria: list[CriterionResult], draft: str) -> Finding:
+    def _finding(
+        self, verdict: Verdict, probability: float, where: tuple[int, int] | None, criteria: list[CriterionResult],
+        draft: str,
+    ) -> Finding:
         """Why the judge's verdict is stricter than the rules': the sentence that drove it."""
-        p = f"{decision.probability:.2f}"
-        span = _span(draft, decision.span) if decision.span else None
+        p = f"{probability:.2f}"
+        span = _span(draft, where) if where else None
         if verdict == "block":
             return Finding(
                 rule_id="judge.makes-it-worse", criterion="stays-professional", severity="error", span=span,

@@ -68,16 +68,18 @@ def rules_signals(verdict: Verdict, criteria: Iterable[CriterionResult], finding
 
 
 def reply_groups(reply: str, customer: str | None) -> dict[str, list[str]]:
-    """The text feature groups: reply words (1-3-grams), reply characters (3-5), the opening sentence,
-    the customer's words (1-2-grams) and a few shape facts (length, questions)."""
+    """The text feature groups: reply words (1-3-grams), the opening sentence, the customer's words
+    (1-2-grams) and a few shape facts (length, questions).
+
+    Character n-grams were measured and left out: they are three quarters of the features (and of the
+    judge's time per review) and moved cross-validated verdict agreement by less than 0.005.
+    """
     reply_words = words(reply)
     customer_words = words(customer or "")
-    folded = " " + " ".join(reply.lower().replace("\u2019", "'").split()) + " "
     spans = sentences(reply)
     opening = words(reply[spans[0][0]:spans[0][1]]) if spans else []
     return {
         "reply": _ngrams(reply_words, 3),
-        "chars": [folded[i:i + n] for n in (3, 4, 5) for i in range(len(folded) - n + 1)],
         "opening": _ngrams(opening, 2),
         "customer": _ngrams(customer_words, 2),
         "shape": [
