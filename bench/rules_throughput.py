@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reviewer import rules
+from reviewer import judge, rules
 from reviewer.engine import check
 from reviewer.models import ReviewRequest
 
@@ -52,10 +52,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rules loaded and compiled in {(time.perf_counter() - started) * 1000:.0f} ms "
           f"({len(rules.rules())} rules, version {rules.RULES_VERSION})")
     engine_rate = _rate(rules.run, requests, args.rounds)
+    shipped = judge.get(judge.DEFAULT_PATH)
+    found = {id(r): rules.run(r) for r in requests}
+
+    def judge_alone(request: ReviewRequest) -> Any:
+        result = found[id(request)]
+        return shipped.apply(request, result.criteria, result.findings)
+
+    judge_rate = _rate(judge_alone, requests, args.rounds)
     check_rate = _rate(check, requests, max(1, args.rounds // 2))
+    alone_rate = _rate(lambda r: check(r, judge="none"), requests, max(1, args.rounds // 2))
     print(f"replies: {len(requests)}, rounds: {args.rounds} (best round, CPU time of one process)")
     print(f"rules.run:       {engine_rate:>9,.0f} reviews/s   (target >= {TARGET:,})")
-    print(f"reviewer.check:  {check_rate:>9,.0f} reviews/s   (engine + verdict, score and Review model)")
+    print(f"judge.apply:     {judge_rate:>9,.0f} reviews/s   (the shipped learned judge alone; target >= 2,000)")
+    print(f"reviewer.check:  {check_rate:>9,.0f} reviews/s   (rules + judge + verdict, reasons, score, Review)")
+    print(f"  judge=none:    {alone_rate:>9,.0f} reviews/s   (the same without the judge)")
     return 0 if engine_rate >= TARGET else 1
 
 
