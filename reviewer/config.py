@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     )
     rules_only: bool = Field(default=False, description="Never call a model, even when one is configured.")
     judge: str | None = Field(
-        default=None, description="The learned judge: a file from `reviewer train`, or 'none'; unset = the shipped one."
+        default=None,
+        description="The learned judge: a file from `reviewer train`, 'default' (the shipped one) or 'none' (unset).",
     )
 
     # The embedded local model.

@@ -48,9 +48,9 @@ def build_review(
 
 
 def current_judge(choice: str | None = None) -> judge_module.Judge | None:
-    """The learned judge to use: ``choice`` (a path, or ``none``), else ``REVIEWER_JUDGE``, else the shipped one.
+    """The learned judge to use: ``choice`` (a path, ``default`` or ``none``), else ``REVIEWER_JUDGE``; unset = none.
 
-    Loaded once per process; ``none`` means the rules decide alone.
+    Loaded once per process; none means the rules decide alone.
     """
     from reviewer import judge as judge_module
 
@@ -61,9 +61,9 @@ def current_judge(choice: str | None = None) -> judge_module.Judge | None:
 def check(
     request: ReviewRequest | str, customer_message: str | None = None, *, judge: str | None = None
 ) -> Review:
-    """Review a draft with the rules engine and the learned judge: synchronous, offline, deterministic.
+    """Review a draft with the rules engine (and a learned judge when one is chosen): synchronous, offline.
 
-    ``judge`` is a judge file's path or ``none`` (default: ``REVIEWER_JUDGE``, else the shipped judge).
+    ``judge`` is a judge file's path, ``default`` (the shipped one) or ``none``; unset = ``REVIEWER_JUDGE``.
     """
     if isinstance(request, str):
         request = ReviewRequest(draft=request, customer_message=customer_message)

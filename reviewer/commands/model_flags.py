@@ -30,5 +30,6 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--prompt", metavar="ID@VERSION", help="prompt version, e.g. review@v1")
     model.add_argument("--rules-only", action="store_true", default=None, help="never call a model")
     model.add_argument(
-        "--judge", metavar="PATH", help="learned judge file (from `reviewer train`), or 'none' for the rules alone"
+        "--judge", metavar="PATH",
+        help="learned judge: a file from `reviewer train`, 'default' (the shipped one, CC BY-NC-SA) or 'none'",
     )
