@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.1"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields (additive)
+SCHEMA_VERSION = "1.2"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields; 1.2: rewrite source/reason/placeholders (additive)
 MAX_DRAFT_CHARS = 20_000
 MAX_CUSTOMER_CHARS = 20_000
 
@@ -122,12 +122,21 @@ class CriterionResult(_Strict):
 
 
 class Rewrite(_Strict):
-    """The model's rewrite, checked before it is returned."""
+    """The rewrite returned with a review, checked before it is returned."""
 
     text: str
     status: Literal["verified", "unverified"]
     problems: list[str] = Field(default_factory=list, description="Why it is unverified; empty when verified.")
     attempts: int = 1
+    source: Literal["repair", "model"] = Field(
+        default="model",
+        description="'repair': the draft edited from the rules' findings (deterministic); "
+        "'model': written by the model.",
+    )
+    reason: str = Field(default="", description="Why this rewrite was returned rather than the other one.")
+    placeholders: list[str] = Field(
+        default_factory=list, description="Placeholders left for the agent to fill in, e.g. '[time]'."
+    )
 
 
 class Usage(_Strict):
