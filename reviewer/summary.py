@@ -39,7 +39,7 @@ def summarize(verdict: Verdict, criteria: list[CriterionResult], findings: list[
     problems.sort(key=lambda f: f.severity != "error")
     explained = {f.criterion for f in problems}
     missing = [CRITERIA_BY_ID[c.id].title.lower() for c in criteria
-               if c.status == "fail" and c.id not in explained]
+               if c.status == "fail" and c.decided and c.id not in explained]
     if verdict == "send" and not problems and not missing:
         return "Ready to send: no check found a problem."
     text = _OPENING[verdict]

@@ -26,6 +26,7 @@ _ENV_BY_FLAG = {
     "api_key": "REVIEWER_API_KEY",
     "fallback_models": "REVIEWER_FALLBACK_MODELS",
     "timeout": "REVIEWER_TIMEOUT_S",
+    "deadline": "REVIEWER_DEADLINE_S",
     "prompt": "REVIEWER_PROMPT",
     "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
     "queue_limit": "REVIEWER_QUEUE_LIMIT",
