@@ -132,8 +132,11 @@ def report(rows: list[dict[str, Any]], with_model: bool) -> None:
 
 
 def examples(rows: list[dict[str, Any]], count: int, seed: int) -> None:
-    """Before/after pairs of the repair, picked at random with a fixed seed (not chosen by hand)."""
-    repaired = [r for r in rows if r["repair"] is not None]
+    """Before/after pairs of the repair, picked at random with a fixed seed (not chosen by hand).
+
+    Only from the golden cases: the real replies are licensed for use, not for copying into the repository.
+    """
+    repaired = [r for r in rows if r["repair"] is not None and not r["id"].startswith("rw-")]
     for row in random.Random(seed).sample(repaired, min(count, len(repaired))):
         fixed: Rewrite = row["repair"]
         print(f"\n--- {row['id']} ({fixed.status})")

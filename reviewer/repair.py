@@ -49,6 +49,7 @@ _BROKEN = (
     r"charged twice|double charged|overcharged|late|delayed|missing|stolen|faulty|declined|rejected|locked|suspended|"
     r"blocked|stuck|delivered to the wrong \w+)"
     r"|(?:keeps?|kept) (?:crashing|failing|freezing|getting cancell?ed|being delayed)|stopped working"
+    r"|(?:went|was sent|got sent|was delivered|got delivered|was shipped) to the wrong \w+"
 )
 _NEGATED = r"(?:still )?(?:hasn't|has not|haven't|have not|hadn't|had not|never|didn't|did not|isn't|is not|" \
            r"wasn't|was not|aren't|are not|weren't|won't|will not|doesn't|does not|can't|cannot|couldn't|not)" \
@@ -66,6 +67,13 @@ _STAFF_FAILURE = re.compile(
     r"(?:laughed at|was rude|were rude|hung up|ignored|shouted at|refused|lied|never (?:came|showed up|turned up)|"
     r"didn't (?:come|show up|turn up)|did not (?:come|show up|turn up)|left without|threw|damaged|broke)"
     r"[^.!?\n,;]{0,40}"
+)
+# What the company sent, failing: "the kettle you sent leaks" (said back: "the kettle we sent leaks").
+_SENT_FAULTY = re.compile(
+    r"\b(?:the|my|our) [\w'-]+(?: [\w'-]+)? (?:you|u) (?:sent|delivered|shipped|sold me|gave me) (?:me |us )?"
+    r"(?:leaks|is (?:broken|faulty|damaged|leaking|wrong)|was (?:broken|faulty|damaged|wrong)|doesn't work|"
+    r"does not work|won't (?:turn on|work|charge)|stopped working|arrived (?:broken|damaged|cracked|late))"
+    r"[^.!?\n,;]{0,30}"
 )
 # "I still don't have my order" (said back: "you still don't have your order").
 _NOT_GOT = re.compile(
@@ -99,6 +107,8 @@ _SWAP_WORDS = re.compile(
     r"we're|we've|we|us|ours|our)\b",
     re.IGNORECASE,
 )
+_SUBJECT_VERBS = frozenset({"sent", "took", "lost", "sold", "gave", "told", "said", "have", "had", "are", "were",
+                            "keep", "kept", "never", "still", "did", "didn't", "don't", "won't", "can't", "broke"})
 _CLAUSE_START = re.compile(r"(?:^|[.!?,;:]|\b(?:and|but|so|then))\s*$")
 # A sentence that speaks to the reviewer, not the customer (an injection attempt): it never goes to the customer.
 _TO_THE_REVIEWER = re.compile(
@@ -154,9 +164,11 @@ def _flip(clause: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         word = match.group(0).lower()
-        if word == "you":
+        if word == "you":  # the company: "we" as the subject (before a verb), else "us"
             before = clause[: match.start()].rstrip()
-            return "we" if not before or before.endswith((",", "and", "but")) else "us"
+            after = clause[match.end() :].split(maxsplit=1)
+            verb = bool(after) and (after[0].lower().endswith("ed") or after[0].lower() in _SUBJECT_VERBS)
+            return "we" if verb or not before or before.endswith((",", "and", "but")) else "us"
         return _SWAP.get(word, word)
 
     return _SWAP_WORDS.sub(one, clause)
@@ -173,7 +185,8 @@ def what_went_wrong(request: ReviewRequest) -> str | None:
         return None
     prepared = prepare(message, mask_quotes=False)
     lower = prepared.lower
-    candidates = [m for pattern in (_CUSTOMER_FAILURE, _COMPANY_FAILURE, _STAFF_FAILURE, _NOT_GOT, _STILL_NO)
+    candidates = [m for pattern in (_CUSTOMER_FAILURE, _COMPANY_FAILURE, _STAFF_FAILURE, _SENT_FAULTY, _NOT_GOT,
+                                    _STILL_NO)
                   for m in pattern.finditer(lower)]
     for match in sorted(candidates, key=lambda m: m.start()):
         if match.re is _COMPANY_FAILURE and not _CLAUSE_START.search(lower[: match.start()]):
