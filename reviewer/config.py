@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         default=None, ge=1, le=256, description="CPU threads of the embedded model; unset = all cores but one."
     )
 
+    # A running `reviewer serve` that `reviewer check` asks instead of loading a model itself.
+    server: str | None = Field(default=None, description="URL of a `reviewer serve`, e.g. http://127.0.0.1:8080.")
+    server_key: str | None = Field(default=None, description="API key for that server (one of its API_KEYS).")
+
     # The HTTP service.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_concurrency: int = Field(default=4, ge=1)

@@ -79,6 +79,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask a running `reviewer serve` (e.g. http://127.0.0.1:8080) instead of loading a model here "
+        "(environment: REVIEWER_SERVER, key REVIEWER_SERVER_KEY)",
+    )
+    parser.add_argument(
         "--rewrite",
         action="store_true",
         help="with --format json/lines, also wait for the model's rewrite (without it, and without --model, "
@@ -251,6 +257,7 @@ def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "fallback_models": fallbacks,
         "timeout_s": args.timeout,
         "deadline_s": getattr(args, "deadline", None),
+        "server": getattr(args, "server", None),
         "prompt": args.prompt,
         "rules_only": args.rules_only,
         "judge": getattr(args, "judge", None),
@@ -313,6 +320,22 @@ def review_all(
     return asyncio.run(_all())
 
 
+def review_remote(requests: list[ReviewRequest], settings: Settings) -> list[Review]:
+    """The reviews from a running `reviewer serve` (its model is loaded once, there)."""
+    from reviewer import remote
+
+    assert settings.server is not None
+    with _status() as status:
+        def progress(index: int, total: int) -> None:
+            status(f"the review server at {settings.server} is reviewing ({index}/{total})…")
+
+        try:
+            return remote.reviews(settings.server, requests, settings.server_key,
+                                  timeout_s=settings.deadline_s + 60, progress=progress)
+        except remote.RemoteError as exc:
+            raise UsageError(str(exc)) from None
+
+
 class _status:
     """A Rich status line on stderr while the model works; silent when stderr is not a terminal."""
 
@@ -354,7 +377,12 @@ def run(args: argparse.Namespace) -> int:
         # Machine formats don't wait minutes for an offline model unless asked: the verdict, findings and
         # the verified repair are the rules' anyway.
         model, why_rules = None, f"--format {args.format} without --rewrite"
-    reviews = review_all([request for _, request in pairs], settings, model, [draft.label for draft, _ in pairs])
+    requests = [request for _, request in pairs]
+    if settings.server and not settings.rules_only and (args.format == "text" or args.rewrite or args.model):
+        reviews = review_remote(requests, settings)
+        model = model or f"(the server at {settings.server})"
+    else:
+        reviews = review_all(requests, settings, model, [draft.label for draft, _ in pairs])
     results = [
         render.Result(label=draft.label, request=request, review=review, customer_label=customer_label)
         for (draft, request), review in zip(pairs, reviews, strict=True)
