@@ -72,7 +72,7 @@ def run_repairs(pairs: list[tuple[str, ReviewRequest]]) -> list[dict[str, Any]]:
     return rows
 
 
-async def run_model(rows: list[dict[str, Any]], model: str) -> None:
+async def run_model(rows: list[dict[str, Any]], model: str, verbose: bool = False) -> None:
     from reviewer.config import Settings
     from reviewer.engine import areview
 
@@ -86,7 +86,8 @@ async def run_model(rows: list[dict[str, Any]], model: str) -> None:
         row["tokens"] = usage.completion_tokens
         print(f"  [{index}/{len(rows)}] {row['id']}: {row['review_s']:.1f} s, rewrite "
               f"{review.rewrite.source + '/' + review.rewrite.status if review.rewrite else 'none'}"
-              f"{' (degraded)' if review.engine.degraded else ''}", file=sys.stderr)
+              f"{' (degraded)' if review.engine.degraded else ''}"
+              f"{': ' + review.rewrite.reason[:300] if review.rewrite and verbose else ''}", file=sys.stderr)
 
 
 def share(part: int, whole: int) -> str:
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=0, help="print N before/after pairs picked at random")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--unverified", action="store_true", help="list every unverified repair and why")
+    parser.add_argument("--verbose", action="store_true", help="with --model: say why each rewrite was chosen")
     args = parser.parse_args(argv)
     pairs = drafts(args.limit)
     run_repairs(pairs)  # warm-up: compiles the patterns, so the timings below are per-draft work
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         if args.limit is None:
             print("note: every draft goes to the model; on 2 cores that is hours (use --limit)", file=sys.stderr)
-        asyncio.run(run_model(rows, args.model))
+        asyncio.run(run_model(rows, args.model, args.verbose))
     report(rows, with_model=bool(args.model))
     if args.unverified:
         for row in rows:

@@ -272,7 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def check(request: Request) -> Response:
         review_request = await read_review_request(request)
-        review = engine.check(review_request)
+        review = engine.check(review_request, rewrite=False)  # as-you-type: the repair is /v1/reviews' job
         service.note(request, review_request, review)
         return _json(review)
 
