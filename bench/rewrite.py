@@ -121,6 +121,8 @@ def report(rows: list[dict[str, Any]], with_model: bool) -> None:
     print(f"model answered:         {share(len(model_tried), len(reviewed))} "
           f"(degraded: {sum(r['review'].engine.degraded for r in reviewed)})")
     print(f"model polish verified:  {share(len(model_rewrites), len(model_tried))} (chosen over the repair)")
+    unchanged = sum("kept the repair as it was" in r["review"].rewrite.reason for r in model_rewrites)
+    print(f"  of which the repair unchanged: {unchanged}")
     print(f"final verified:         {share(sum(f.status == 'verified' for f in finals), len(finals))}")
     final_judged = [judge(r["request"], r["review"].rewrite.text) for r in reviewed if r["review"].rewrite]
     print(f"final facts kept:       {share(sum(j['facts_kept'] for j in final_judged), len(final_judged))}")

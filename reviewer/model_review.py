@@ -151,8 +151,11 @@ async def _rules_judge_model_rewrites(
 
 def choose(written: Rewrite, repaired: Rewrite | None) -> Rewrite:
     """The model's rewrite when verified, else the verified repair, else the one with fewer problems; says why."""
+    written.placeholders = repair.placeholders(written.text)
     if written.status == "verified":
-        written.reason = "the model's rewrite passed every check"
+        unchanged = repaired is not None and " ".join(written.text.split()) == " ".join(repaired.text.split())
+        written.reason = ("the model kept the repair as it was; it passed every check" if unchanged
+                          else "the model's rewrite passed every check")
         return written
     why = "; ".join(written.problems[:3]) + (" …" if len(written.problems) > 3 else "")
     if repaired is None:

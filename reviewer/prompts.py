@@ -33,7 +33,7 @@ from reviewer.models import CriterionResult, Finding, ReviewRequest
 
 DEFAULT_PROMPT = "review@v1"
 LOCK_FILE = "LOCK"
-BLOCK_TAGS = ("draft", "customer_message", "context", "rule_findings", "repaired")
+BLOCK_TAGS = ("draft", "customer_message", "context", "rule_findings", "reply")
 # What a prompt asks the model for (front matter ``output``): "review" judges every criterion and rewrites;
 # "rewrite" a summary and a rewrite; "polish" only the reply, made from the deterministic repair.
 OUTPUTS = ("review", "rewrite", "polish")
