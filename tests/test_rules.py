@@ -121,7 +121,7 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "professional.nothing-we-can-do": (
         ["There is nothing we can do.", "Unfortunately there's nothing more we can do.",
-         "The courier is late, so there's not much we can do."],
+         "The courier is late, so there's not much we can do.", "There isn't a lot we can do."],
         ["There's nothing to pay.", "We can do a replacement.", "There's a lot we can do to help."],
     ),
     "professional.doubting": (
