@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     queue_limit: int = Field(default=64, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_content: bool = False
+    db: Path | None = Field(
+        default=None,
+        description="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = nothing stored, no feedback.",
+    )
 
     @field_validator("fallback_models", "api_keys", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.1"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields (additive)
+SCHEMA_VERSION = "1.2"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields; 1.2: `id`, `rewrite.facts_kept` (additive)
 MAX_DRAFT_CHARS = 20_000
 MAX_CUSTOMER_CHARS = 20_000
 
@@ -128,6 +128,9 @@ class Rewrite(_Strict):
     status: Literal["verified", "unverified"]
     problems: list[str] = Field(default_factory=list, description="Why it is unverified; empty when verified.")
     attempts: int = 1
+    facts_kept: list[str] = Field(
+        default_factory=list, description="The draft's facts (numbers, amounts, dates, links, names) the rewrite keeps."
+    )
 
 
 class Usage(_Strict):
@@ -186,6 +189,10 @@ class Review(_Strict):
     """The answer: a verdict, per-criterion results, findings with spans, and maybe a rewrite."""
 
     schema_version: str = SCHEMA_VERSION
+    id: str | None = Field(
+        default=None,
+        description="Set by the service when it stores reviews (REVIEWER_DB): the review_id to send feedback with.",
+    )
     verdict: Verdict
     score: int = Field(ge=0, le=100)
     summary: str = ""

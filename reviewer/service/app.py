@@ -23,7 +23,9 @@ from pydantic import ValidationError
 
 from reviewer import engine, rubric
 from reviewer.config import Settings
+from reviewer.feedback.store import FeedbackStore
 from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
+from reviewer.service import feedback, pages
 from reviewer.service.admission import Admission
 from reviewer.service.auth import PROTECTED_PREFIX, SCHEME_NAME, SECURITY_SCHEME
 from reviewer.service.errors import ApiError, ErrorBody, error_responses, install_error_handlers
@@ -105,6 +107,7 @@ class Service:
         self.admission = Admission(running_limit(settings, self.model), settings.queue_limit, self.metrics)
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
+        self.store = FeedbackStore(settings.db) if settings.db else None
 
     async def prompts(self) -> PromptsResponse:
         if self.prompt_catalogue is None:
@@ -229,6 +232,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         )
         yield
+        if service.store is not None:
+            service.store.close()
 
     # /docs and /redoc from Swagger UI's and ReDoc's files inside the fastapi-offline wheel: no CDN, works offline.
     app = FastAPIOffline(
@@ -259,6 +264,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         review_request = await read_review_request(request)
         async with service.admission.admit(1 if service.model else 0):
             review = await service.full_review(review_request)
+        review = await feedback.remember(service.store, review_request, review)
         service.note(request, review_request, review)
         return _json(review)
 
@@ -337,6 +343,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(feedback.router(service.store, (401,) if settings.api_keys else ()))
+    app.include_router(pages.router())
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
