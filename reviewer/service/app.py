@@ -362,6 +362,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         known_paths=known,
         api_keys=settings.api_keys,
     )
+    if settings.cors_origins:  # outermost: answers a browser's preflight before the API key is asked for
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     return app
 
 
