@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -213,18 +214,21 @@ def test_rewrite_accept_reject_edit_then_export_and_eval(
     assert outcomes == {f"feedback-{rows[1]['id']}": True, f"feedback-{rows[2]['id']}": True}
 
 
+def serious(violations: list[dict[str, Any]]) -> list[tuple[str, str, list[Any]]]:
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in violations
+            if v["impact"] in ("serious", "critical")]  # fmt: skip
+
+
 def test_no_serious_accessibility_violations(server: ServiceProcess, chrome: WebDriver, fake: FakeLLM) -> None:
     open_page(chrome, server.url)
+    assert serious(run_axe(chrome)) == []  # the empty page
     type_into(chrome, "customer", CUSTOMER)
     type_into(chrome, "draft", DRAFT)
     wait_for(lambda: verdict(chrome) == "block", what="the block chip")
     fake.responder = review_responder(rewrite=GOOD)
     request_rewrite(chrome)
     press(chrome, "reject-button")  # every part of the page showing: findings, checklist, diff, reject form
-    violations = run_axe(chrome)
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in violations
-               if v["impact"] in ("serious", "critical")]  # fmt: skip
-    assert serious == []
+    assert serious(run_axe(chrome)) == []
 
 
 def test_readable_at_400_percent_zoom(server: ServiceProcess, chrome: WebDriver) -> None:
@@ -257,6 +261,7 @@ def test_asks_for_the_api_key_and_keeps_it_for_the_tab_only(fake: FakeLLM, tmp_p
             open_page(chrome, keyed.url)
             wait_for(lambda: chrome.find_element(By.ID, "key-panel").is_displayed(), what="the key prompt")
             assert chrome.switch_to.active_element.get_attribute("id") == "api-key"
+            assert serious(run_axe(chrome)) == []
             chrome.switch_to.active_element.send_keys("wrong-key", Keys.ENTER)
             wait_for(lambda: "not valid" in chrome.find_element(By.ID, "key-error").text, what="the key error")
             field = chrome.find_element(By.ID, "api-key")
@@ -267,5 +272,8 @@ def test_asks_for_the_api_key_and_keeps_it_for_the_tab_only(fake: FakeLLM, tmp_p
             wait_for(lambda: verdict(chrome) == "block", what="the block chip with the key")
             stored = chrome.execute_script("return [sessionStorage.getItem('reviewer.apiKey'), localStorage.length]")
             assert stored == [KEY, 0]
+            press(chrome, "rewrite-button")  # a rules-only server: says why there is no rewrite
+            wait_for(lambda: "No rewrite" in chrome.find_element(By.ID, "rewrite-state").text, what="no rewrite")
+            assert "rules only" in chrome.find_element(By.ID, "rewrite-state").text
         finally:
             chrome.quit()
