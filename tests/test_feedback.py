@@ -274,3 +274,19 @@ def test_export_usage_errors_are_one_line_and_exit_2(
     assert main(["feedback", "export", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+async def test_a_failing_database_costs_the_review_its_id_not_the_review(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    review_id = await a_review_id(client)
+    monkeypatch.setattr(FeedbackStore, "save_review", broken)
+    monkeypatch.setattr(FeedbackStore, "add_feedback", broken)
+    review = await client.post("/v1/reviews", json={"draft": DRAFT})
+    assert review.status_code == 200 and review.json()["id"] is None and review.json()["verdict"] == "block"
+    answer = await client.post("/v1/feedback", json={"review_id": review_id, "action": "accepted"})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert answer.json()["error"]["code"] == "unavailable"

@@ -393,7 +393,9 @@ async function start() {
   $("use-edit-button").addEventListener("click", useEdit);
   $("reject-button").addEventListener("click", startReject);
   $("reject-form").addEventListener("submit", reject);
-  $("reject-cancel").addEventListener("click", () => { $("reject-form").hidden = true; $("reject-button").focus(); });
+  const cancelReject = () => { $("reject-form").hidden = true; $("reject-button").focus(); };
+  $("reject-cancel").addEventListener("click", cancelReject);
+  $("reject-form").addEventListener("keydown", (event) => { if (event.key === "Escape") cancelReject(); });
   $("rewrite-status").setAttribute("tabindex", "-1");
   try {
     await loadCriteria();
