@@ -229,6 +229,9 @@ def test_no_serious_accessibility_violations(server: ServiceProcess, chrome: Web
     request_rewrite(chrome)
     press(chrome, "reject-button")  # every part of the page showing: findings, checklist, diff, reject form
     assert serious(run_axe(chrome)) == []
+    chrome.switch_to.active_element.send_keys(Keys.ESCAPE)  # closes the reject form, focus back on its button
+    assert not chrome.find_element(By.ID, "reject-form").is_displayed()
+    assert chrome.switch_to.active_element.get_attribute("id") == "reject-button"
 
 
 def test_readable_at_400_percent_zoom(server: ServiceProcess, chrome: WebDriver) -> None:
