@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.2"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields; 1.2: `id`, `rewrite.facts_kept` (additive)
+# 1.1 (additive, one unreleased step): `reasons`, `criteria_by_id`, the judge's fields, `id`, `rewrite.facts_kept`
+SCHEMA_VERSION = "1.1"
 MAX_DRAFT_CHARS = 20_000
 MAX_CUSTOMER_CHARS = 20_000
 
