@@ -161,8 +161,17 @@ class Settings(BaseSettings):
     queue_limit: int = Field(default=64, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_content: bool = False
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose pages may call the API from a browser (REVIEWER_CORS_ORIGINS, comma-separated), "
+        "e.g. a help desk running the composer hook; unset = same origin only.",
+    )
+    db: Path | None = Field(
+        default=None,
+        description="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = nothing stored, no feedback.",
+    )
 
-    @field_validator("fallback_models", "api_keys", mode="before")
+    @field_validator("fallback_models", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

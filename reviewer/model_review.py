@@ -239,7 +239,8 @@ async def _verified_rewrite(
         text = fixed.rewrite
         problems = rewrite.problems(request, text, meant_to_fix)
     status: Literal["verified", "unverified"] = "unverified" if problems else "verified"
-    return Rewrite(text=text, status=status, problems=problems, attempts=attempts)
+    kept = rewrite.kept_facts(request, text)
+    return Rewrite(text=text, status=status, problems=problems, attempts=attempts, facts_kept=kept)
 
 
 def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:

@@ -512,6 +512,7 @@ def repair(request: ReviewRequest, found: rules.RulesResult | None = None) -> Re
         attempts=1,
         source="repair",
         placeholders=placeholders(text),
+        facts_kept=rewrite.kept_facts(request, text),
     )
 
 

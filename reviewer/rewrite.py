@@ -218,6 +218,11 @@ def _stem(word: str) -> str:
     return lowered
 
 
+def kept_facts(request: ReviewRequest, rewrite: str) -> list[str]:
+    """The draft's facts that the rewrite keeps (shown beside a rewrite; the rest are ``lost_facts``)."""
+    return [fact for fact in facts(request) if contains(rewrite, fact)]
+
+
 def lost_facts(request: ReviewRequest, rewrite: str) -> list[str]:
     """Problems: facts of the draft missing from the rewrite."""
     return [f'it drops "{fact}" from the draft; keep it exactly'

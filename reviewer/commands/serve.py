@@ -30,6 +30,7 @@ _ENV_BY_FLAG = {
     "prompt": "REVIEWER_PROMPT",
     "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
     "queue_limit": "REVIEWER_QUEUE_LIMIT",
+    "db": "REVIEWER_DB",
 }
 
 
@@ -71,6 +72,8 @@ def add_parser(sub: Any) -> None:
                         help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
                         "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
+    parser.add_argument("--db", metavar="FILE",
+                        help="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = no feedback")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)
     parser.set_defaults(handler=run)
@@ -114,6 +117,14 @@ def run(args: argparse.Namespace) -> int:
         name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
         field = ".".join(str(part) for part in first["loc"])
         raise UsageError(f"invalid setting {name} ({field} in a config file): {first['msg']}") from None
+
+    if settings.db is not None:
+        from reviewer.feedback.store import FeedbackStore, StoreError
+
+        try:
+            FeedbackStore(settings.db).close()  # created and migrated now, so a bad path is one line, not a traceback
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
 
     if not settings.api_keys and not is_loopback(args.host) and not args.insecure_no_auth:
         raise UsageError(
