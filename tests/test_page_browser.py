@@ -159,12 +159,13 @@ def test_rewrite_accept_reject_edit_then_export_and_eval(
         stored = conn.execute("SELECT review_json FROM reviews WHERE id = ?", (rows[0]["review_id"],)).fetchone()
     assert json.loads(stored[0])["rewrite"]["text"] == GOOD
 
-    # 2. An unverified rewrite, rejected with a reason and the criterion it gets wrong.
+    # 2. The model's rewrite fails verification, so the verified repair of the draft comes back instead
+    #    (issue 16); the agent rejects it with a reason and the criterion it gets wrong.
     type_into(chrome, "draft", DRAFT)
     fake.responder = review_responder(rewrite=POOR)
     request_rewrite(chrome)
-    assert chrome.find_element(By.ID, "rewrite-status").text == "unverified"
-    assert chrome.find_elements(By.CSS_SELECTOR, "#rewrite-problems li")
+    shown = chrome.find_element(By.ID, "rewrite-diff").text
+    assert chrome.find_element(By.ID, "rewrite-status").text == "verified" and "inconvenience" not in shown
     press(chrome, "reject-button")
     select = chrome.switch_to.active_element
     assert select.get_attribute("id") == "reject-criterion"
@@ -196,8 +197,11 @@ def test_rewrite_accept_reject_edit_then_export_and_eval(
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     written = yaml.safe_load(cases.read_text())
+    with sqlite3.connect(db) as conn:
+        rejected = json.loads(conn.execute("SELECT review_json FROM reviews WHERE id = ?",
+                                           (rows[1]["review_id"],)).fetchone()[0])["rewrite"]["text"]
     assert [(c["input"]["draft"], c["expect"]["verdict"]) for c in written] == [
-        (POOR, ["revise", "block"]),
+        (rejected, ["revise", "block"]),
         (GOOD, ["send"]),
     ]
     assert written[0]["expect"]["criteria"] == {"apologizes": "fail"}
@@ -211,7 +215,8 @@ def test_rewrite_accept_reject_edit_then_export_and_eval(
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     report = json.loads((out / "report.json").read_text())
     outcomes = {case["id"]: case["passed"] for case in report["cases"]}
-    assert outcomes == {f"feedback-{rows[1]['id']}": True, f"feedback-{rows[2]['id']}": True}
+    # The rules verified the repair the agent rejected: the exported case shows that disagreement as a failure.
+    assert outcomes == {f"feedback-{rows[1]['id']}": False, f"feedback-{rows[2]['id']}": True}
 
 
 def serious(violations: list[dict[str, Any]]) -> list[tuple[str, str, list[Any]]]:
@@ -275,8 +280,7 @@ def test_asks_for_the_api_key_and_keeps_it_for_the_tab_only(fake: FakeLLM, tmp_p
             wait_for(lambda: verdict(chrome) == "block", what="the block chip with the key")
             stored = chrome.execute_script("return [sessionStorage.getItem('reviewer.apiKey'), localStorage.length]")
             assert stored == [KEY, 0]
-            press(chrome, "rewrite-button")  # a rules-only server: says why there is no rewrite
-            wait_for(lambda: "No rewrite" in chrome.find_element(By.ID, "rewrite-state").text, what="no rewrite")
-            assert "rules only" in chrome.find_element(By.ID, "rewrite-state").text
+            press(chrome, "rewrite-button")  # a rules-only server: the rewrite is the rules' repair of the draft
+            wait_for(lambda: chrome.find_element(By.ID, "rewrite-status").text == "verified", what="the repair")
         finally:
             chrome.quit()
