@@ -121,6 +121,8 @@ def record(row: Row, verdict: str, score: int, review_json: str) -> Reviewed:
         team=row.team,
         channel=row.channel,
         timestamp=row.timestamp,
+        draft=row.draft,
+        customer=row.customer,
         verdict=verdict,
         score=score,
         review_json=review_json,

@@ -1,11 +1,12 @@
 """The batch output: one record per reviewed row, written so that a crash loses only the rows in flight.
 
 JSONL: one record a line, ``{"id", "source", "row", "agent", "team", "channel", "timestamp",
-"review"}`` (``id`` first), appended and flushed (and fsynced) per chunk; a line cut short by
-a crash is cut off on the next run. Parquet: ``OUT`` is a folder of ``part-NNNNN.parquet``
-files, each chunk written to a temporary name and renamed into place, so a part is either
-whole or absent; columns are the metadata, ``verdict``, ``score`` and ``review`` (the
-Review as JSON). A rerun reads the ids already in ``OUT`` and skips them.
+"draft", "customer", "review"}`` (``id`` first; the texts so a report can show what to coach on),
+appended and flushed (and fsynced) per chunk; a line cut short by a crash is cut off on the next
+run. Parquet: ``OUT`` is a folder of ``part-NNNNN.parquet`` files, each chunk written to a
+temporary name and renamed into place, so a part is either whole or absent; columns are the
+metadata, ``verdict``, ``score`` and ``review`` (the Review as JSON). A rerun reads the ids
+already in ``OUT`` and skips them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from reviewer.batch.read import InputError, require_pyarrow
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
-META = ("id", "source", "row", "agent", "team", "channel", "timestamp")
+META = ("id", "source", "row", "agent", "team", "channel", "timestamp", "draft", "customer")
 _ID_PREFIX = '{"id": '
 
 
@@ -33,6 +34,8 @@ class Reviewed(NamedTuple):
     team: str | None
     channel: str | None
     timestamp: str | None
+    draft: str
+    customer: str | None
     verdict: str
     score: int
     review_json: str
@@ -194,6 +197,8 @@ def _parquet_schema() -> Any:
             ("team", text),
             ("channel", text),
             ("timestamp", text),
+            ("draft", text),
+            ("customer", text),
             ("verdict", text),
             ("score", pa.int64()),
             ("review", text),
