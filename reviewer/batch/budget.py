@@ -121,7 +121,7 @@ def review_with_model(
         highlight=False,
         soft_wrap=True,
     )
-    task = progress.add_task("model", total=len(rows), rate="-")
+    task = progress.add_task("model review", total=len(rows))
     asyncio.run(_review_all(rows, plan, writer, summary, lambda: progress.advance(task)))
 
 

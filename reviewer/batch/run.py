@@ -184,6 +184,8 @@ def run(options: Options, console: Console) -> Summary:
     """Review every pending row of the inputs into the output; returns what happened."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from reviewer.batch.progress import RateColumn
+
     started = time.perf_counter()
     done = store.done_ids(options.output, options.output_format)
     pending_ids = [row.id for row in pending_rows(options, done, None, None)]  # a first pass: the total, the sample
@@ -193,10 +195,10 @@ def run(options: Options, console: Console) -> Summary:
     writer = store.open_writer(options.output, options.output_format)
     deferred: list[Row] = []
     progress = Progress(
-        TextColumn("reviewing"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} rows/s"),
+        RateColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
@@ -209,8 +211,7 @@ def run(options: Options, console: Console) -> Summary:
 
     try:
         with progress:
-            task = progress.add_task("rows", total=len(pending_ids), rate="-")
-            phase_started = time.perf_counter()
+            task = progress.add_task("reviewing", total=len(pending_ids))
 
             def finished(reviewed: list[Reviewed], bad: list[BadRow], rows: list[Row]) -> None:
                 for item in bad:
@@ -228,8 +229,6 @@ def run(options: Options, console: Console) -> Summary:
                 summary.reviewed += len(keep)
                 summary.verdicts.update(result.verdict for result in keep)
                 progress.advance(task, len(reviewed) + len(bad))
-                elapsed = time.perf_counter() - phase_started
-                progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f}" if elapsed else "-")
 
             rows = pending_rows(options, done, summary, report_bad)
             _review_in_pool(_chunks(rows, options.chunk_size), options.workers, finished)
