@@ -134,7 +134,7 @@ def _read_jsonl(path: Path, source: str, explicit: Mapping[str, str | None]) -> 
                 continue
             if columns is None:
                 columns = _columns(value.keys(), explicit, source)
-            yield _row(value, columns, source, row, line_number)
+            yield row_of(value, columns, source, row, line_number)
 
 
 def _read_csv(path: Path, source: str, explicit: Mapping[str, str | None]) -> Iterator[Row | BadRow]:
@@ -167,7 +167,7 @@ def _read_csv(path: Path, source: str, explicit: Mapping[str, str | None]) -> It
             if any(_has_surrogates(field) for field in fields):
                 yield BadRow(source, row, first_line, "not UTF-8")
                 continue
-            yield _row(dict(zip(header, fields, strict=True)), columns, source, row, first_line)
+            yield row_of(dict(zip(header, fields, strict=True)), columns, source, row, first_line)
 
 
 def _read_parquet(path: Path, source: str, explicit: Mapping[str, str | None]) -> Iterator[Row | BadRow]:
@@ -179,7 +179,7 @@ def _read_parquet(path: Path, source: str, explicit: Mapping[str, str | None]) -
     for batch in parquet.iter_batches(batch_size=4096):
         for record in batch.to_pylist():
             row += 1
-            yield _row(record, columns, source, row, None)
+            yield row_of(record, columns, source, row, None)
 
 
 def _columns(names: Sequence[str] | Any, explicit: Mapping[str, str | None], source: str) -> Columns:
@@ -218,7 +218,7 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _row(record: Mapping[str, Any], columns: Columns, source: str, row: int, line: int | None) -> Row | BadRow:
+def row_of(record: Mapping[str, Any], columns: Columns, source: str, row: int, line: int | None) -> Row | BadRow:
     draft = _get(record, columns.draft)
     if not isinstance(draft, str | int | float) or not str(draft).strip():
         return BadRow(source, row, line, f"no draft in column {columns.draft!r}")

@@ -214,18 +214,36 @@ def open_writer(path: Path, fmt: str) -> Writer:
 
 
 def records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every record of a batch output (JSONL file or Parquet folder), the review parsed: for the report."""
-    if path.is_dir():
+    """Every record of a batch output, the review parsed: for the report and for comparing runs.
+
+    A JSONL file, a folder of Parquet parts, or a folder of JSON Lines parts (``--engine ray``).
+    """
+    if not path.is_dir():
+        yield from _jsonl_records(path)
+        return
+    parquet = sorted(path.glob("*.parquet"))
+    if parquet:
         require_pyarrow(f"{path}: Parquet output")
         import pyarrow.parquet as pq
 
-        for part in _parts(path):
+        for part in parquet:
             for record in pq.read_table(part).to_pylist():
-                record["review"] = json.loads(record["review"])
-                record.pop("verdict", None)
-                record.pop("score", None)
-                yield record
+                yield _plain_record(record)
         return
+    for part in sorted(path.glob("*.json*")):
+        yield from _jsonl_records(part)
+
+
+def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The JSONL shape: the review as an object, no copies of its verdict and score."""
+    if isinstance(record.get("review"), str):
+        record["review"] = json.loads(record["review"])
+    record.pop("verdict", None)
+    record.pop("score", None)
+    return record
+
+
+def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -236,6 +254,8 @@ def records(path: Path) -> Iterator[dict[str, Any]]:
                 if not line.endswith("\n"):
                     return  # the last line of a run still being written, or cut by a crash
                 raise InputError(f"{path}: line {number} is not JSON") from None
+            if isinstance(record, dict) and isinstance(record.get("review"), str):
+                record = _plain_record(record)
             if not isinstance(record, dict) or not isinstance(record.get("review"), dict):
                 raise InputError(f"{path}: line {number} is not a reviewer batch record")
             yield record

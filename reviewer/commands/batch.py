@@ -57,6 +57,13 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--chunk-size", type=_positive_int, default=256, help="rows per chunk (default: 256)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a process pool (default); ray: Ray Data, on RAY_ADDRESS or a local instance with --workers CPUs "
+        "(needs reviewer[cluster]; OUT is a folder; no resume)",
+    )
     budget = parser.add_argument_group("model on a budget (only some rows go to the LLM reviewer)")
     which = budget.add_mutually_exclusive_group()
     which.add_argument("--model-sample", type=_positive_int, metavar="N", help="a fixed sample of N rows")
@@ -84,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
             read.require_pyarrow(f"{output}: Parquet output")
         if any(source.path.resolve() == output.resolve() for source in sources):
             raise UsageError(f"{output}: the output cannot be one of the inputs")
+        if args.engine == "ray":
+            return _run_on_ray(args, sources, output, output_format)
         plan = _model_plan(args)
         options = batch.Options(
             sources=sources,
@@ -102,6 +111,35 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(f"reviewer: {line}", file=sys.stderr)
     return 1 if summary.bad else 0
+
+
+def _run_on_ray(args: argparse.Namespace, sources: list[Any], output: Path, output_format: str) -> int:
+    from reviewer.batch import ray_engine
+
+    if args.model_sample is not None or args.model_when is not None or args.model is not None:
+        raise UsageError("--engine ray runs the rules review only; the model on a budget runs with --engine local")
+    if any(source.fmt == "csv" for source in sources) or len({source.fmt for source in sources}) > 1:
+        raise UsageError("--engine ray reads JSONL or Parquet inputs, all of one format")
+    options = ray_engine.RayOptions(
+        inputs=[source.path for source in sources],
+        output=output,
+        output_format=output_format,
+        columns={name: getattr(args, f"{name}_column") for name in FIELDS},
+        num_cpus=args.workers,
+        progress=not args.no_progress,
+    )
+    import time
+
+    started = time.perf_counter()
+    result = ray_engine.run(options)
+    seconds = time.perf_counter() - started
+    for problem in result.bad:
+        print(f"reviewer: bad row: {problem}", file=sys.stderr)
+    print(f"reviewer: rows: {result.reviewed:,} reviewed, {len(result.bad):,} bad (skipped), on Ray", file=sys.stderr)
+    print(
+        f"reviewer: time: {seconds:,.1f} s (with Ray's start), {result.reviewed / seconds:,.0f} rows/s", file=sys.stderr
+    )
+    return 1 if result.bad else 0
 
 
 def _model_plan(args: argparse.Namespace) -> Any:
