@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
             out = Path(tmp) / "out-ray"
             started = time.perf_counter()
-            reviewed = ray_engine.run(ray_engine.RayOptions([source], out, "jsonl", num_cpus=2))
+            reviewed = ray_engine.run(ray_engine.RayOptions([source], out, "jsonl", num_cpus=2)).reviewed
             seconds = time.perf_counter() - started
             rates["ray (2 CPUs)"] = reviewed / seconds
             outputs["ray (2 CPUs)"] = out

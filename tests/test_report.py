@@ -62,11 +62,11 @@ def test_figures_match_the_records(batch_output: Path) -> None:
     ana_records = [r for r in records if r["agent"] == "Ana"]
     assert ana.replies == len(ana_records)
     assert ana.verdicts["block"] == sum(r["review"]["verdict"] == "block" for r in ana_records)
-    fails = sum(
-        any(c["id"] == "no-fake-apology" and c["status"] == "fail" for c in r["review"]["criteria"])
-        for r in ana_records
-    )
-    assert ana.failed["no-fake-apology"] == fails > 0
+    criteria = [c for r in ana_records for c in r["review"]["criteria"] if c["status"] == "fail"]
+    assert any(not c["decided"] for c in criteria)  # abstentions' fallback fails are there, and not counted:
+    for criterion in {c["id"] for c in criteria}:
+        assert ana.failed[criterion] == sum(c["id"] == criterion and c["decided"] for c in criteria)
+    assert ana.failed["no-fake-apology"] > 0
     assert card.worst[0]["review"]["verdict"] == "block"
     assert [r["review"]["score"] for r in card.worst if r["review"]["verdict"] == "block"] == sorted(
         r["review"]["score"] for r in card.worst if r["review"]["verdict"] == "block"

@@ -173,7 +173,9 @@ def run(options: RayOptions) -> RayResult:
             fn_constructor_kwargs={"explicit": options.columns, "fmt": fmt},
             batch_size=options.batch_size,
             batch_format="numpy",
-            concurrency=(1, max(1, cpus)),
+            # grows to one actor per CPU once the read tasks are done (a fixed pool of every CPU
+            # would leave none for the read and wait forever on a small machine)
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus)),
             num_cpus=1,
         ).materialize()
         bad = reviewed.filter(_is_bad)

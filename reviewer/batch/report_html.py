@@ -97,7 +97,7 @@ def _groups(heading: str, chart: str, groups: Sequence[Group]) -> list[str]:
         )
     out.append(
         "<table><tr><th>name</th><th>replies</th><th>send</th><th>revise</th><th>block</th>"
-        "<th>score</th><th>fails most (share of replies)</th></tr>" + "".join(rows) + "</table>"
+        "<th>score</th><th>fails most (decided, share of replies)</th></tr>" + "".join(rows) + "</table>"
     )
     return out
 
@@ -112,7 +112,8 @@ def _heatmap(agents: Sequence[Group]) -> list[str]:
     rates = [[g.failed[c] / g.replies if g.replies else 0.0 for c in criteria] for g in agents]
     return [
         "<h2>Criteria each agent fails most</h2>",
-        "<p class='meta'>Share of each agent's replies failing each criterion.</p>",
+        "<p class='meta'>Share of each agent's replies failing each criterion (decided failures only: where "
+        "the rules abstain, their fallback status is left out).</p>",
         svg.failure_heatmap("chart-criteria", [g.name for g in agents], criteria, rates),
     ]
 

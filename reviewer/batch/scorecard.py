@@ -141,7 +141,8 @@ def build(records: Iterable[dict[str, Any]]) -> Scorecard:
             card.undated += 1
         else:
             dated.append((moment, verdict))
-        failed = [c["id"] for c in review["criteria"] if c["status"] == "fail"]
+        # Only failures the judge was sure of: an abstention's fallback status is no reason to coach anyone.
+        failed = [c["id"] for c in review["criteria"] if c["status"] == "fail" and c.get("decided", True)]
         for groups, name in ((agents, record.get("agent")), (teams, record.get("team"))):
             group = groups[name or UNASSIGNED]
             group.name = name or UNASSIGNED
