@@ -231,7 +231,9 @@ def run(options: Options, console: Console) -> Summary:
                 progress.advance(task, len(reviewed) + len(bad))
 
             rows = pending_rows(options, done, summary, report_bad)
-            _review_in_pool(_chunks(rows, options.chunk_size), options.workers, finished)
+            # one chunk or less: starting processes would cost more than reviewing in this one
+            workers = options.workers if len(pending_ids) > options.chunk_size else 1
+            _review_in_pool(_chunks(rows, options.chunk_size), workers, finished)
             if deferred and options.model is not None:
                 from reviewer.batch import budget
 
