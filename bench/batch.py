@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.n:,} rows from {len(pairs):,} real exchanges; load average {os.getloadavg()[0]:.1f}, "
               f"{os.cpu_count()} cores")  # fmt: skip
         rates: dict[str, float] = {}
+        cpu_rates: dict[str, float] = {}
         outputs: dict[str, Path] = {}
         for workers in (int(w) for w in args.workers.split(",")):
             out = Path(tmp) / f"out-{workers}.jsonl"
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
             label = f"{workers} process{'es' if workers > 1 else ''}"
             rates[label] = summary.reviewed / seconds
+            cpu_rates[label] = summary.reviewed / cpu
             outputs[label] = out
             print(f"{label:>12}: {summary.reviewed:,} rows in {seconds:,.1f} s = {rates[label]:,.0f} rows/s "
                   f"({rates[label] / workers:,.0f} per process); "
@@ -130,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         same = all(verdicts(outputs[label]) == first for label in labels[1:])
         print(f"same verdict for every row in every run: {same}")
         print(f"target >= {TARGET_PER_CORE:,} rows/s per core: "
-              f"{'met' if rates[labels[0]] >= TARGET_PER_CORE else 'missed'} on 1 process")  # fmt: skip
+              f"{'met' if rates[labels[0]] >= TARGET_PER_CORE else 'missed'} in wall time on {labels[0]}; "
+              f"{'met' if cpu_rates[labels[0]] >= TARGET_PER_CORE else 'missed'} per CPU-second")  # fmt: skip
     return 0
 
 

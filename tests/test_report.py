@@ -117,13 +117,13 @@ def _browser_or_skip() -> tuple[str, str]:
     )
 
 
-def test_charts_render_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+def test_charts_render_in_headless_chromium(report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chromium, chromedriver = _browser_or_skip()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for a driver online
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not look for a driver online
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (
