@@ -254,3 +254,19 @@ def test_killed_mid_run_then_resumed_loses_no_row_and_duplicates_none(tmp_path: 
     ids = [r["id"] for r in read_out(out)]
     assert len(ids) == n and set(ids) == {f"r{i}" for i in range(n)}
     assert "already in the output" in resumed.stderr
+
+
+def test_the_learned_judge_flows_in_and_judge_none_turns_it_off(capsys: Capsys, tmp_path: Path) -> None:
+    """Each row is reviewed by ``reviewer.check``: the shipped learned judge by default, the rules alone with none."""
+    source = write_jsonl(tmp_path / "export.jsonl", rows(10))
+    default, rules_alone = tmp_path / "default.jsonl", tmp_path / "none.jsonl"
+    assert run_cli(capsys, "batch", str(source), "-o", str(default), "--workers", "2", "--chunk-size", "4").code == 0
+    argv = ["batch", str(source), "-o", str(rules_alone), "--workers", "1", "--no-progress", "--judge", "none"]
+    assert run_cli(capsys, *argv).code == 0
+    for out, judge in ((default, None), (rules_alone, "none")):
+        for record in read_out(out):
+            expected = check(record["draft"], record["customer"], judge=judge)
+            assert record["review"]["engine"]["judge"] == expected.engine.judge
+            assert record["review"]["verdict"] == expected.verdict
+    assert {r["review"]["engine"]["judge"] for r in read_out(default)} != {None}
+    assert {r["review"]["engine"]["judge"] for r in read_out(rules_alone)} == {None}

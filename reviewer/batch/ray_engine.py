@@ -45,6 +45,7 @@ class RayOptions:
     num_cpus: int | None = None  # for a local instance; a cluster (RAY_ADDRESS) has its own
     batch_size: int = 256
     progress: bool = False
+    judge: str | None = None
 
 
 @dataclass
@@ -64,10 +65,11 @@ def require_ray() -> None:
 class Judge:
     """A Ray actor: the rules loaded once, then each batch of raw rows reviewed like on one machine."""
 
-    def __init__(self, explicit: Mapping[str, str | None], fmt: str) -> None:
+    def __init__(self, explicit: Mapping[str, str | None], fmt: str, judge: str | None = None) -> None:
         from reviewer.batch.run import _warm_up
 
-        _warm_up()
+        _warm_up(judge)
+        self.judge = judge
         self.explicit = dict(explicit)
         self.fmt = fmt
         self.columns: Columns | None = None
@@ -85,7 +87,7 @@ class Judge:
                 self.columns = resolve(record.keys(), self.explicit, source)
             item = read.row_of(record, self.columns, source, 0, None)
             (bad if isinstance(item, BadRow) else rows).append(item)  # type: ignore[arg-type]
-        reviewed, refused = review_rows(rows)
+        reviewed, refused = review_rows(rows, self.judge)
         out: dict[str, list[Any]] = {name: [] for name in COLUMNS}
         for result in reviewed:
             for name in META:
@@ -170,7 +172,7 @@ def run(options: RayOptions) -> RayResult:
         cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         reviewed = dataset.map_batches(
             Judge,
-            fn_constructor_kwargs={"explicit": options.columns, "fmt": fmt},
+            fn_constructor_kwargs={"explicit": options.columns, "fmt": fmt, "judge": options.judge},
             batch_size=options.batch_size,
             batch_format="numpy",
             # grows to one actor per CPU once the read tasks are done (a fixed pool of every CPU

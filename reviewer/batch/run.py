@@ -43,6 +43,7 @@ class Options:
     chunk_size: int = 256
     progress: bool = True
     model: ModelPlan | None = None
+    judge: str | None = None  # a learned judge file or "none"; None: REVIEWER_JUDGE, else the shipped one
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Summary:
 # --- the worker side --------------------------------------------------------------------------------
 
 
-def review_rows(rows: list[Row]) -> tuple[list[Reviewed], list[BadRow]]:
+def review_rows(rows: list[Row], judge: str | None = None) -> tuple[list[Reviewed], list[BadRow]]:
     """Review a chunk with ``reviewer.check``; a row the API refuses (too long...) comes back as a bad row."""
     from pydantic import ValidationError
 
@@ -96,7 +97,7 @@ def review_rows(rows: list[Row]) -> tuple[list[Reviewed], list[BadRow]]:
             bad.append(BadRow(row.source, row.row, row.line, str(first["msg"]).removeprefix("Value error, ")))
             continue
         try:
-            review = check(request)
+            review = check(request, judge=judge)
         except Exception as exc:  # a reviewer bug on one row must not end a run over millions
             bad.append(BadRow(row.source, row.row, row.line, f"review failed: {type(exc).__name__}: {exc}"))
             continue
@@ -129,11 +130,11 @@ def record(row: Row, verdict: str, score: int, review_json: str) -> Reviewed:
     )
 
 
-def _warm_up() -> None:
-    """Load and compile the rules once per worker process, before the first chunk."""
+def _warm_up(judge: str | None = None) -> None:
+    """Load and compile the rules (and the learned judge) once per worker process, before the first chunk."""
     from reviewer import check
 
-    check("Sorry for the wait.")
+    check("Sorry for the wait.", judge=judge)
 
 
 # --- the main process -------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def run(options: Options, console: Console) -> Summary:
             rows = pending_rows(options, done, summary, report_bad)
             # one chunk or less: starting processes would cost more than reviewing in this one
             workers = options.workers if len(pending_ids) > options.chunk_size else 1
-            _review_in_pool(_chunks(rows, options.chunk_size), workers, finished)
+            _review_in_pool(_chunks(rows, options.chunk_size), workers, options.judge, finished)
             if deferred and options.model is not None:
                 from reviewer.batch import budget
 
@@ -248,20 +249,21 @@ def run(options: Options, console: Console) -> Summary:
 def _review_in_pool(
     chunks: Iterator[list[Row]],
     workers: int,
+    judge: str | None,
     finished: Callable[[list[Reviewed], list[BadRow], list[Row]], None],
 ) -> None:
     """One process reviews in place; more get a pool fed at most two chunks per worker ahead."""
     if workers <= 1:
-        _warm_up()
+        _warm_up(judge)
         for chunk in chunks:
-            finished(*review_rows(chunk), chunk)
+            finished(*review_rows(chunk, judge), chunk)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process running Rich's refresh thread
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(judge,)) as pool:
         in_flight: dict[Future[tuple[list[Reviewed], list[BadRow]]], list[Row]] = {}
         try:
             for chunk in chunks:
-                in_flight[pool.submit(review_rows, chunk)] = chunk
+                in_flight[pool.submit(review_rows, chunk, judge)] = chunk
                 if len(in_flight) >= 2 * workers:
                     _collect(in_flight, finished, FIRST_COMPLETED)
             while in_flight:

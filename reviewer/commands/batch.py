@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             progress=not args.no_progress,
             model=plan,
+            judge=_judge(args),
         )
         console = Console(stderr=True)
         summary = batch.run(options, console)
@@ -127,6 +128,7 @@ def _run_on_ray(args: argparse.Namespace, sources: list[Any], output: Path, outp
         columns={name: getattr(args, f"{name}_column") for name in FIELDS},
         num_cpus=args.workers,
         progress=not args.no_progress,
+        judge=_judge(args),
     )
     import time
 
@@ -140,6 +142,14 @@ def _run_on_ray(args: argparse.Namespace, sources: list[Any], output: Path, outp
         f"reviewer: time: {seconds:,.1f} s (with Ray's start), {result.reviewed / seconds:,.0f} rows/s", file=sys.stderr
     )
     return 1 if result.bad else 0
+
+
+def _judge(args: argparse.Namespace) -> str | None:
+    """The learned judge as ``reviewer check`` picks it: --judge, else the config file / REVIEWER_JUDGE."""
+    from reviewer.commands.check import build_settings
+
+    judge: str | None = build_settings(args).judge
+    return judge
 
 
 def _model_plan(args: argparse.Namespace) -> Any:
