@@ -256,17 +256,17 @@ def test_killed_mid_run_then_resumed_loses_no_row_and_duplicates_none(tmp_path: 
     assert "already in the output" in resumed.stderr
 
 
-def test_the_learned_judge_flows_in_and_judge_none_turns_it_off(capsys: Capsys, tmp_path: Path) -> None:
-    """Each row is reviewed by ``reviewer.check``: the shipped learned judge by default, the rules alone with none."""
+def test_the_learned_judge_flows_in_when_chosen(capsys: Capsys, tmp_path: Path) -> None:
+    """Rows are reviewed by ``reviewer.check``: the rules alone by default, the shipped judge with --judge default."""
     source = write_jsonl(tmp_path / "export.jsonl", rows(10))
-    default, rules_alone = tmp_path / "default.jsonl", tmp_path / "none.jsonl"
-    assert run_cli(capsys, "batch", str(source), "-o", str(default), "--workers", "2", "--chunk-size", "4").code == 0
-    argv = ["batch", str(source), "-o", str(rules_alone), "--workers", "1", "--no-progress", "--judge", "none"]
+    rules_alone, judged = tmp_path / "rules.jsonl", tmp_path / "judged.jsonl"
+    assert run_cli(capsys, "batch", str(source), "-o", str(rules_alone), "--workers", "1", "--no-progress").code == 0
+    argv = ["batch", str(source), "-o", str(judged), "--workers", "2", "--chunk-size", "4", "--judge", "default"]
     assert run_cli(capsys, *argv).code == 0
-    for out, judge in ((default, None), (rules_alone, "none")):
+    for out, judge in ((rules_alone, None), (judged, "default")):
         for record in read_out(out):
             expected = check(record["draft"], record["customer"], judge=judge)
             assert record["review"]["engine"]["judge"] == expected.engine.judge
             assert record["review"]["verdict"] == expected.verdict
-    assert {r["review"]["engine"]["judge"] for r in read_out(default)} != {None}
     assert {r["review"]["engine"]["judge"] for r in read_out(rules_alone)} == {None}
+    assert None not in {r["review"]["engine"]["judge"] for r in read_out(judged)}

@@ -43,7 +43,7 @@ class Options:
     chunk_size: int = 256
     progress: bool = True
     model: ModelPlan | None = None
-    judge: str | None = None  # a learned judge file or "none"; None: REVIEWER_JUDGE, else the shipped one
+    judge: str | None = None  # a judge file, "default" or "none"; None: REVIEWER_JUDGE, unset = the rules alone
 
 
 @dataclass

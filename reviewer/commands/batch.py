@@ -145,7 +145,7 @@ def _run_on_ray(args: argparse.Namespace, sources: list[Any], output: Path, outp
 
 
 def _judge(args: argparse.Namespace) -> str | None:
-    """The learned judge as ``reviewer check`` picks it: --judge, else the config file / REVIEWER_JUDGE."""
+    """The learned judge as ``reviewer check`` picks it: --judge, else the config file or REVIEWER_JUDGE."""
     from reviewer.commands.check import build_settings
 
     judge: str | None = build_settings(args).judge
