@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "train": "reviewer.commands.train",
     "config": "reviewer.commands.config",
     "feedback": "reviewer.commands.feedback",
+    "batch": "reviewer.commands.batch",
+    "report": "reviewer.commands.report",
 }
 
 
