@@ -51,9 +51,8 @@ _OTHER_WORDS = frozenset(_OTHER_LIST.split())
 
 # The English words above that the other languages do not use as words of their own ("a", "in", "is", "was",
 # "will", "me", "on", "we" …) nor borrow ("sorry", "thanks", "please", "hi" …): one of them is English in the text.
-_ENGLISH_ONLY = _ENGLISH_WORDS - frozenset(
-    "a an in is was will me on we i hi hello sorry thanks thank please help so".split()
-)
+_SHARED_OR_BORROWED = "a an in is was will me on we i hi hello sorry thanks thank please help so"
+_ENGLISH_ONLY = _ENGLISH_WORDS - frozenset(_SHARED_OR_BORROWED.split())
 
 
 def looks_english(lower: str) -> bool:
