@@ -156,6 +156,14 @@ class Settings(BaseSettings):
     queue_limit: int = Field(default=64, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_content: bool = False
+    drain_s: float = Field(
+        default=8.0, gt=0, le=300,
+        description="On SIGTERM: waiting reviews get 503 at once; running ones get this long to finish (their "
+        "model calls are given up a moment before, and they get the rules review, marked degraded).",
+    )
+    insecure_no_auth: bool = Field(
+        default=False, description="Serve /v1/ without API keys on a non-loopback address (--insecure-no-auth)."
+    )
 
     @field_validator("fallback_models", "api_keys", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
 from typing import Any
 
@@ -29,6 +30,7 @@ _ENV_BY_FLAG = {
     "prompt": "REVIEWER_PROMPT",
     "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
     "queue_limit": "REVIEWER_QUEUE_LIMIT",
+    "drain_seconds": "REVIEWER_DRAIN_S",
 }
 
 
@@ -52,6 +54,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < number <= 300:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 300: {value!r}")
+    return number
+
+
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "serve",
@@ -70,6 +82,9 @@ def add_parser(sub: Any) -> None:
                         help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
                         "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
+    parser.add_argument("--drain-seconds", type=_positive_float,
+                        help="on SIGTERM: waiting reviews get 503 at once, running ones get this long to finish "
+                        "(default 8; keep it under your orchestrator's grace period)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)
     parser.set_defaults(handler=run)
@@ -93,6 +108,8 @@ def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ
             environ[variable] = str(value)
     if args.rules_only:
         environ["REVIEWER_RULES_ONLY"] = "true"
+    if getattr(args, "insecure_no_auth", False):
+        environ["REVIEWER_INSECURE_NO_AUTH"] = "true"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         log_config=config,
         access_log=False,
         server_header=False,
+        timeout_graceful_shutdown=math.ceil(settings.drain_s),  # the app gives up running work before
         # The standard asyncio loop, even when uvloop is installed: under overload uvloop runs the keep-alive
         # timer before reading the next request, closing busy keep-alive connections (measured in the bench).
         loop="asyncio",

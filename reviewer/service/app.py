@@ -24,8 +24,9 @@ from pydantic import ValidationError
 from reviewer import engine, rubric
 from reviewer.config import Settings
 from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
-from reviewer.service.admission import Admission
+from reviewer.service.admission import Abandoned, Admission, Ticket
 from reviewer.service.auth import PROTECTED_PREFIX, SCHEME_NAME, SECURITY_SCHEME
+from reviewer.service.draining import on_shutdown_signal
 from reviewer.service.errors import ApiError, ErrorBody, error_responses, install_error_handlers
 from reviewer.service.logs import SERVICE_LOGGER
 from reviewer.service.metrics import Metrics
@@ -102,7 +103,9 @@ class Service:
         self.settings = settings
         self.model = engine.resolve_model(settings)
         self.metrics = Metrics()
-        self.admission = Admission(running_limit(settings, self.model), settings.queue_limit, self.metrics)
+        self.admission = Admission(
+            running_limit(settings, self.model), settings.queue_limit, self.metrics, settings.deadline_s
+        )
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
 
@@ -121,28 +124,49 @@ class Service:
         if self.settings.log_content and review_request is not None:
             entry["content"] = {"draft": review_request.draft, "customer_message": review_request.customer_message}
 
-    async def full_review(self, review_request: ReviewRequest) -> Review:
-        """One full review; model-backed ones hold a concurrency slot while they run."""
+    async def full_review(self, review_request: ReviewRequest, ticket: Ticket) -> Review:
+        """One full review; model-backed ones hold a concurrency slot while they run (see ``Admission``)."""
         if self.model is None:
             review = await engine.areview(review_request, self.settings)
         else:
-            async with self.admission.slot():
-                review = await engine.areview(review_request, self.settings)
+            async with self.admission.slot(ticket):
+                try:
+                    review = await self.admission.unless_abandoned(engine.areview(review_request, self.settings))
+                except Abandoned:
+                    review = engine.check(review_request)
+                    review.engine.degraded = True
+                    review.engine.degraded_reason = "the server is shutting down: the model call was given up"
         self.metrics.observe_review(review)
         return review
 
-    async def batch_item(self, index: int, review_request: ReviewRequest) -> BatchItem:
+    async def batch_item(self, index: int, review_request: ReviewRequest, ticket: Ticket) -> BatchItem:
         """One item of a batch: an unexpected exception becomes this item's error, not the batch's."""
         try:
-            return BatchItem(index=index, review=await self.full_review(review_request))
+            return BatchItem(index=index, review=await self.full_review(review_request, ticket))
         except asyncio.CancelledError:
             raise
+        except ApiError as exc:  # e.g. no slot within the deadline: this item is refused, the others go on
+            return BatchItem(index=index, error=ErrorBody(code=exc.code, message=exc.message))
         except Exception as exc:
             self.metrics.review_errors.inc()
             log.error("batch item failed", extra={"item": index, "exc_type": type(exc).__name__})
             return BatchItem(
                 index=index, error=ErrorBody(code="review_failed", message="This item could not be reviewed.")
             )
+
+    def begin_drain(self) -> None:
+        """SIGTERM: refuse what waits, let what runs finish within ``drain_s`` (model calls given up just before)."""
+        if self.admission.draining:
+            return
+        self.admission.drain()
+        give_up_in = max(0.0, self.settings.drain_s - ABANDON_MARGIN_S)
+        asyncio.get_running_loop().call_later(give_up_in, self.admission.abandon)
+        log.info("draining", extra={"running": self.admission.pending, "drain_s": self.settings.drain_s})
+
+
+# Running reviews' model calls are given up this long before the drain period ends, so their (degraded)
+# answers are written before uvicorn closes what is left.
+ABANDON_MARGIN_S = 1.5
 
 
 def load_prompt_catalogue(default: str) -> PromptsResponse:
@@ -218,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _warm_up(service.model)
         service.prompt_catalogue = load_prompt_catalogue(settings.prompt)
+        restore_signals = on_shutdown_signal(service.begin_drain)
         log.info(
             "service ready",
             extra={
@@ -228,7 +253,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "queue_limit": settings.queue_limit,
             },
         )
-        yield
+        try:
+            yield
+        finally:
+            restore_signals()
 
     # /docs and /redoc from Swagger UI's and ReDoc's files inside the fastapi-offline wheel: no CDN, works offline.
     app = FastAPIOffline(
@@ -257,8 +285,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def create_review(request: Request) -> Response:
         review_request = await read_review_request(request)
-        async with service.admission.admit(1 if service.model else 0):
-            review = await service.full_review(review_request)
+        async with service.admission.admit(1 if service.model else 0) as ticket:
+            review = await service.full_review(review_request, ticket)
         service.note(request, review_request, review)
         return _json(review)
 
@@ -284,8 +312,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["reviews"],
     )
     async def review_batch(batch: BatchRequest, request: Request) -> Response:
-        async with service.admission.admit(len(batch.requests) if service.model else 0):
-            results = await asyncio.gather(*(service.batch_item(i, r) for i, r in enumerate(batch.requests)))
+        async with service.admission.admit(len(batch.requests) if service.model else 0) as ticket:
+            results = await asyncio.gather(
+                *(service.batch_item(i, r, ticket) for i, r in enumerate(batch.requests))
+            )
         entry = request.scope.setdefault(LOG_SCOPE_KEY, {})
         entry["items"] = len(results)
         entry["verdicts"] = [item.review.verdict if item.review else None for item in results]
@@ -319,8 +349,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz", response_model=Ready, responses=error_responses(503), tags=["operations"])
     async def readyz() -> Response:
         """Ready in rules-only mode, or when the model's API base accepts connections (cached probe, never hangs)."""
+        if service.admission.draining:
+            raise ApiError(503, "The reviewer is shutting down.", code="shutting_down")
         if service.model is None:
             return _json(Ready(mode="rules", probe="rules-only mode: no model to reach"))
+        if service.admission.full:
+            raise ApiError(503, "The review queue is full.", code="overloaded",
+                           headers={"Retry-After": str(service.admission.retry_after_s)})
         result = await service.probe.result()
         if not result.reachable:
             raise ApiError(503, f"The model is not reachable: {result.detail}.", code="model_unreachable")
