@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     queue_limit: int = Field(default=64, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_content: bool = False
+    max_head_bytes: int = Field(default=16 * 1024, ge=1024, description="Request line and headers, at most.")
+    max_headers: int = Field(default=100, ge=10)
+    read_timeout_s: float = Field(
+        default=10.0, gt=0, description="From connection (or the last response) to the whole request, body included."
+    )
     drain_s: float = Field(
         default=8.0, gt=0, le=300,
         description="On SIGTERM: waiting reviews get 503 at once; running ones get this long to finish (their "

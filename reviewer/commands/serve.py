@@ -19,6 +19,7 @@ from reviewer.cli import UsageError
 from reviewer.commands.model_flags import add_model_flags
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
+HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
 
 # flag attribute -> environment variable the workers read
 _ENV_BY_FLAG = {
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         log_config=config,
         access_log=False,
         server_header=False,
+        http=HTTP_PROTOCOL,
         timeout_graceful_shutdown=math.ceil(settings.drain_s),  # the app gives up running work before
         # The standard asyncio loop, even when uvloop is installed: under overload uvloop runs the keep-alive
         # timer before reading the next request, closing busy keep-alive connections (measured in the bench).

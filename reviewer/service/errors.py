@@ -30,9 +30,11 @@ CODES_BY_STATUS: dict[int, str] = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     422: "invalid_request",
     429: "too_many_requests",
+    431: "headers_too_large",
     500: "internal_error",
     503: "unavailable",
 }
