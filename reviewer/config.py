@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     max_rewrite_reasks: int = Field(default=2, ge=0, le=5)
     deadline_s: float = Field(default=120.0, gt=0, description="Overall budget for one review's model calls.")
     prompt: str = "review@v1"
+    rules_budget_s: float = Field(
+        default=2.0, gt=0, description="Time one rules pass may take (queued on the CPU pool included) in async "
+        "reviews; beyond it the review is refused (HTTP 503 rules_timeout), never left hanging.",
+    )
     backoff_initial_s: float = Field(default=0.5, ge=0, description="First transport-retry wait; doubles, with jitter.")
     backoff_max_s: float = Field(default=8.0, ge=0, description="Longest retry wait unless Retry-After says more.")
     json_schema: bool | None = Field(

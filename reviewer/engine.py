@@ -75,6 +75,17 @@ def check(
     return review
 
 
+async def acheck(request: ReviewRequest, settings: Settings | None = None) -> Review:
+    """``check`` on the CPU pool, within ``settings.rules_budget_s`` (raises ``cpu.BudgetExceeded``);
+    a short request is checked in place (see ``cpu.small``)."""
+    from reviewer import cpu
+
+    if cpu.small(request.draft, request.customer_message):
+        return check(request)
+    budget = (settings or Settings()).rules_budget_s
+    return await cpu.run(budget, check, request)
+
+
 def resolve_model(settings: Settings) -> str | None:
     """Which model a full review uses: an explicit one, else the embedded local model when installed, else none.
 
@@ -126,7 +137,7 @@ async def areview(
     settings = settings or Settings()
     model = resolve_model(settings)
     if model is None:
-        return check(request)
+        return await acheck(request, settings)
     from reviewer.model_review import model_review
 
     return await model_review(request, settings, model, completion, trust)

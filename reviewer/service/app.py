@@ -21,13 +21,13 @@ from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
-from reviewer import engine, rubric
+from reviewer import cpu, engine, rubric
 from reviewer.config import Settings
 from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
 from reviewer.service.admission import Abandoned, Admission, Ticket
 from reviewer.service.auth import PROTECTED_PREFIX, SCHEME_NAME, SECURITY_SCHEME
 from reviewer.service.draining import on_shutdown_signal
-from reviewer.service.errors import ApiError, ErrorBody, error_responses, install_error_handlers
+from reviewer.service.errors import RULES_TIMEOUT, ApiError, ErrorBody, error_responses, install_error_handlers
 from reviewer.service.logs import SERVICE_LOGGER
 from reviewer.service.metrics import Metrics
 from reviewer.service.middleware import LOG_SCOPE_KEY, ServiceMiddleware
@@ -133,7 +133,7 @@ class Service:
                 try:
                     review = await self.admission.unless_abandoned(engine.areview(review_request, self.settings))
                 except Abandoned:
-                    review = engine.check(review_request)
+                    review = await engine.acheck(review_request, self.settings)
                     review.engine.degraded = True
                     review.engine.degraded_reason = "the server is shutting down: the model call was given up"
         self.metrics.observe_review(review)
@@ -147,6 +147,8 @@ class Service:
             raise
         except ApiError as exc:  # e.g. no slot within the deadline: this item is refused, the others go on
             return BatchItem(index=index, error=ErrorBody(code=exc.code, message=exc.message))
+        except cpu.BudgetExceeded as exc:
+            return BatchItem(index=index, error=ErrorBody(code=RULES_TIMEOUT, message=f"{exc}; retry shortly."))
         except Exception as exc:
             self.metrics.review_errors.inc()
             log.error("batch item failed", extra={"item": index, "exc_type": type(exc).__name__})
@@ -243,6 +245,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _warm_up(service.model)
         service.prompt_catalogue = load_prompt_catalogue(settings.prompt)
         restore_signals = on_shutdown_signal(service.begin_drain)
+        await cpu.use_processes()
         log.info(
             "service ready",
             extra={
@@ -257,6 +260,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             restore_signals()
+            cpu.shutdown()
 
     # /docs and /redoc from Swagger UI's and ReDoc's files inside the fastapi-offline wheel: no CDN, works offline.
     app = FastAPIOffline(
@@ -293,14 +297,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/v1/check",
         response_model=Review,
-        responses={**v1_errors, **_BODY_ERRORS},
+        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
         summary="The rules engine alone: instant, deterministic, for as-you-type feedback.",
         tags=["reviews"],
         openapi_extra=REVIEW_REQUEST_BODY,
     )
     async def check(request: Request) -> Response:
         review_request = await read_review_request(request)
-        review = engine.check(review_request)
+        review = await engine.acheck(review_request, settings)
         service.note(request, review_request, review)
         return _json(review)
 
