@@ -23,6 +23,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -58,20 +59,28 @@ def _warm() -> None:
     rules.all_rules()  # compile the patterns once per worker, before the first request
 
 
-async def use_processes() -> None:
-    """Run CPU work in ``workers()`` processes from now on; returns once every worker is warm.
+async def use_processes() -> bool:
+    """Run CPU work in ``workers()`` processes from now on, once every worker is warm; False (and threads
+    stay) when they cannot start.
 
     ``spawn``, not ``fork``: the server process has threads (logging, the loop's executor) that a
-    forked child would inherit mid-state.
+    forked child would inherit mid-state. Spawned workers import the main module again, so a script
+    that builds the app at import time, without ``if __name__ == "__main__":``, breaks them: then
+    the threads stay (``REVIEWER_CPU_PROCESSES=false`` skips the attempt).
     """
     global _executor
     pool = ProcessPoolExecutor(max_workers=workers(), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_warm)
     loop = asyncio.get_running_loop()
-    await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(workers())))
+    try:
+        await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(workers())))
+    except (BrokenProcessPool, OSError, RuntimeError):
+        pool.shutdown(wait=False, cancel_futures=True)
+        return False
     previous, _executor = _executor, pool
     if previous is not None:
         previous.shutdown(wait=False)
+    return True
 
 
 def shutdown() -> None:

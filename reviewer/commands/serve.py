@@ -10,13 +10,13 @@ Without API keys the service is open, so it listens on loopback only unless
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import math
 import os
 from typing import Any
 
 from reviewer.cli import UsageError
 from reviewer.commands.model_flags import add_model_flags
+from reviewer.service.auth import is_loopback
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
 HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
@@ -91,16 +91,6 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost': addresses other machines cannot reach."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> None:
     """Write the flags that were given into ``environ`` as ``REVIEWER_*`` variables (flags win)."""
     for attribute, variable in _ENV_BY_FLAG.items():
@@ -117,20 +107,14 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import logging.config
 
-    from pydantic import ValidationError
 
     export_flags(args, os.environ)
-    from reviewer.config import ConfigFileError, Settings
+    from reviewer.config import SettingsProblem, load_settings
 
     try:
-        settings = Settings()
-    except ConfigFileError as exc:
+        settings = load_settings()
+    except SettingsProblem as exc:
         raise UsageError(str(exc)) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
-        field = ".".join(str(part) for part in first["loc"])
-        raise UsageError(f"invalid setting {name} ({field} in a config file): {first['msg']}") from None
 
     if not settings.api_keys and not is_loopback(args.host) and not args.insecure_no_auth:
         raise UsageError(
@@ -140,17 +124,11 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from reviewer.service.logs import SERVICE_LOGGER, log_config
+    from reviewer.service.logs import log_config
 
     config = log_config(args.log_level)
     logging.config.dictConfig(config)
-    log = logging.getLogger(SERVICE_LOGGER)
-    if not settings.api_keys:
-        where = "listening on loopback only" if is_loopback(args.host) else f"OPEN on {args.host} (--insecure-no-auth)"
-        log.warning(
-            f"authentication is off: no REVIEWER_API_KEYS configured; {where}",
-            extra={"host": args.host, "port": args.port},
-        )
+    # (without keys, the app factory logs that authentication is off, once per worker)
     uvicorn.run(
         APP_FACTORY,
         factory=True,

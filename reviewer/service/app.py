@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from reviewer import cpu, engine, rubric
-from reviewer.config import Settings
+from reviewer.config import Settings, SettingsProblem, load_settings
 from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
 from reviewer.service.admission import Abandoned, Admission, Ticket
 from reviewer.service.auth import PROTECTED_PREFIX, SCHEME_NAME, SECURITY_SCHEME
@@ -70,16 +71,31 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def read_review_request(request: Request) -> ReviewRequest:
-    """The body as a ReviewRequest; errors become the same 422 as FastAPI's own validation gives."""
+BATCH_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}},
+    }
+}
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+async def read_body(request: Request, model: type[BodyT]) -> BodyT:
+    """The body as ``model``, parsed by pydantic's JSON parser (the same on every route, so a lone surrogate
+    or any other JSON oddity gets the same answer everywhere); errors become FastAPI's 422 shape."""
     body = await request.body()
     if not _is_json(request.headers.get("content-type")):
         raise ApiError(422, "Send the body as JSON with 'Content-Type: application/json'.", code="invalid_request")
     try:
-        return ReviewRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
         raise RequestValidationError(errors) from None
+
+
+async def read_review_request(request: Request) -> ReviewRequest:
+    return await read_body(request, ReviewRequest)
 
 
 def running_limit(settings: Settings, model: str | None) -> int:
@@ -211,11 +227,12 @@ def document_spec(spec: dict[str, Any], keys_required: bool) -> dict[str, Any]:
                 for operation in operations.values():
                     operation["security"] = [{SCHEME_NAME: []}]
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    if "ReviewRequest" not in schemas:  # referenced by REVIEW_REQUEST_BODY, whichever route brings it in
-        schema = ReviewRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.pop("$defs", {}).items():
-            schemas.setdefault(name, definition)
-        schemas["ReviewRequest"] = schema
+    for model in (ReviewRequest, BatchRequest):  # the bodies the routes parse themselves (see read_body)
+        if model.__name__ not in schemas:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in schema.pop("$defs", {}).items():
+                schemas.setdefault(name, definition)
+            schemas[model.__name__] = schema
     properties = schemas["ReviewRequest"].get("properties", {})
     if "draft" in properties:
         properties["draft"].update(minLength=1, maxLength=MAX_DRAFT_CHARS, pattern=_NOT_BLANK)
@@ -245,7 +262,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _warm_up(service.model)
         service.prompt_catalogue = load_prompt_catalogue(settings.prompt)
         restore_signals = on_shutdown_signal(service.begin_drain)
-        await cpu.use_processes()
+        if settings.cpu_processes and not await cpu.use_processes():
+            log.warning("rules worker processes could not start; long drafts are checked on threads")
         log.info(
             "service ready",
             extra={
@@ -314,8 +332,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
         summary="Up to 50 full reviews, run concurrently; results in request order, one failure never fails the rest.",
         tags=["reviews"],
+        openapi_extra=BATCH_REQUEST_BODY,
     )
-    async def review_batch(batch: BatchRequest, request: Request) -> Response:
+    async def review_batch(request: Request) -> Response:
+        batch = await read_body(request, BatchRequest)
         async with service.admission.admit(len(batch.requests) if service.model else 0) as ticket:
             results = await asyncio.gather(
                 *(service.batch_item(i, r, ticket) for i, r in enumerate(batch.requests))
@@ -391,10 +411,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         known_paths=known,
         api_keys=settings.api_keys,
+        insecure_no_auth=settings.insecure_no_auth,
     )
     return app
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory (``reviewer.service.app:app_from_env``): settings from ``REVIEWER_*``, one app per worker."""
-    return create_app(Settings())
+    """uvicorn factory (``reviewer.service.app:app_from_env``): settings from ``REVIEWER_*``, one app per worker.
+
+    A bad setting is one line on stderr and exit code 2, as from the CLI; without API keys the app
+    answers /v1/ on loopback addresses only (see ``ServiceMiddleware``), and says so.
+    """
+    try:
+        settings = load_settings()
+    except SettingsProblem as exc:
+        print(f"reviewer: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not settings.api_keys:
+        log.warning(
+            "authentication is off: no REVIEWER_API_KEYS configured; /v1/ answers on loopback only"
+            if not settings.insecure_no_auth
+            else "authentication is off: REVIEWER_INSECURE_NO_AUTH serves /v1/ open on every address"
+        )
+    return create_app(settings)

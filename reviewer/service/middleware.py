@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reviewer.service.auth import PROTECTED_PREFIX, auth_problem
+from reviewer.service.auth import NO_KEYS_OFF_LOOPBACK, PROTECTED_PREFIX, arrived_on_loopback, auth_problem
 from reviewer.service.errors import error_response
 from reviewer.service.logs import ACCESS_LOGGER
 from reviewer.service.metrics import Metrics
@@ -75,12 +75,16 @@ class ServiceMiddleware:
         max_body_bytes: int,
         known_paths: Iterable[str],
         api_keys: Sequence[str] = (),
+        insecure_no_auth: bool = False,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.known_paths = frozenset(known_paths)
         self.api_keys = tuple(api_keys)
+        # Without keys, /v1/ answers only requests that arrived on a loopback address, whoever started the
+        # app (``reviewer serve`` refuses such a --host up front; a bare ``uvicorn --factory`` cannot be asked).
+        self.open_off_loopback_refused = not self.api_keys and not insecure_no_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,6 +104,10 @@ class ServiceMiddleware:
             await send(message)
 
         try:
+            if self.open_off_loopback_refused and scope["path"].startswith(PROTECTED_PREFIX) \
+                    and not arrived_on_loopback(scope.get("server")):
+                await error_response(403, "auth_required", NO_KEYS_OFF_LOOPBACK)(scope, receive, send_with_id)
+                return
             if self.api_keys and scope["path"].startswith(PROTECTED_PREFIX):
                 problem = auth_problem(_header(scope, b"authorization"), self.api_keys)
                 if problem is not None:
