@@ -55,13 +55,13 @@ def test_no_review_waits_longer_than_its_deadline_and_the_rest_get_503_with_retr
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
             results = list(pool.map(lambda _: post(server.url), range(12)))
         statuses = [status for status, _, _ in results]
-        assert statuses.count(200) >= 2 and statuses.count(503) >= 5, results
+        assert statuses.count(200) >= 1 and statuses.count(503) >= 5, results
         assert set(statuses) <= {200, 503}
         refused = [(headers, took) for status, headers, took in results if status == 503]
         assert all(int(headers["retry-after"]) >= 1 for headers, _ in refused)
-        # most refusals are immediate (the estimate), none comes later than the deadline plus the run in front
-        assert sum(took < 1.0 for _, took in refused) >= 3, refused
-        assert max(gauge(server.url, "reviewer_queue_wait_max_seconds"), 0) <= deadline + 0.25
+        # most refusals come from the estimate, at once, not after waiting out the deadline
+        assert sum(took < deadline for _, took in refused) >= 3, refused
+        assert gauge(server.url, "reviewer_queue_wait_max_seconds") <= deadline
 
 
 def test_a_client_that_leaves_frees_its_place_and_its_running_model_call(slow_model: FakeLLM) -> None:
@@ -89,13 +89,14 @@ def test_a_client_that_leaves_frees_its_place_and_its_running_model_call(slow_mo
 
 
 def test_readyz_is_not_ready_while_the_queue_is_full(slow_model: FakeLLM) -> None:
-    slow_model.responder = review_responder(delay_s=2.0)
+    slow_model.responder = review_responder(delay_s=4.0)
     with serve(slow_model, REVIEWER_QUEUE_LIMIT="1") as server:
         assert httpx.get(f"{server.url}/readyz").status_code == 200
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(post, server.url) for _ in range(2)]
-            time.sleep(0.6)
-            full = httpx.get(f"{server.url}/readyz")
+            deadline = time.monotonic() + 3.5
+            while (full := httpx.get(f"{server.url}/readyz")).status_code == 200 and time.monotonic() < deadline:
+                time.sleep(0.05)  # until both reviews are in: one running, one waiting
             assert full.status_code == 503 and full.json()["error"]["code"] == "overloaded"
             assert [f.result()[0] for f in futures] == [200, 200]
         assert httpx.get(f"{server.url}/readyz").status_code == 200

@@ -122,6 +122,11 @@ class Admission:
                 f"No review slot freed up within the {self.deadline_s:g} s deadline; retry later.", "overloaded", 1
             )
         started = time.monotonic()
+        if started - ticket.admitted_at > self.deadline_s:  # the slot came, but this task resumed too late
+            self._slots.release()
+            raise self._refuse(
+                f"No review slot freed up within the {self.deadline_s:g} s deadline; retry later.", "overloaded", 1
+            )
         self._metrics.observe_queue_wait(started - ticket.admitted_at)
         self._running += 1
         try:
