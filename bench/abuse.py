@@ -208,7 +208,7 @@ def phase_drain(args: argparse.Namespace) -> None:
     in_flight = 50
     with FakeLLM() as fake:
         fake.responder = lambda request: Reply(model_answer(draft_of(request) or DRAFT), delay_s=MODEL_S)
-        with ServiceProcess(model_args(fake), env={**BASE_ENV, "REVIEWER_DEADLINE_S": "60"}) as server:
+        with ServiceProcess(model_args(fake), env={**BASE_ENV, "REVIEWER_DEADLINE_S": "120", "REVIEWER_TIMEOUT_S": "6"}) as server:
             assert server.process is not None
             process = server.process
             results: list[int] = []

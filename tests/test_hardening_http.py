@@ -107,7 +107,7 @@ def serve_model(fake: FakeLLM, drain_s: str) -> ServiceProcess:
     args = ["--model", "openai/fake-model", "--api-base", fake.base_url, "--api-key", "sk-fake",
             "--drain-seconds", drain_s]  # fmt: skip
     env = {"REVIEWER_MAX_RETRIES": "0", "REVIEWER_MAX_REWRITE_REASKS": "0", "REVIEWER_MAX_CONCURRENCY": "2",
-           "REVIEWER_QUEUE_LIMIT": "20"}  # fmt: skip
+           "REVIEWER_QUEUE_LIMIT": "20", "REVIEWER_TIMEOUT_S": "25"}  # fmt: skip
     return ServiceProcess(args, env=env)
 
 

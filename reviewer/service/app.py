@@ -120,7 +120,11 @@ class Service:
         self.model = engine.resolve_model(settings)
         self.metrics = Metrics()
         self.admission = Admission(
-            running_limit(settings, self.model), settings.queue_limit, self.metrics, settings.deadline_s
+            running_limit(settings, self.model),
+            settings.queue_limit,
+            self.metrics,
+            deadline_s=settings.deadline_s,
+            prior_service_s=min(settings.timeout_s, settings.deadline_s),  # one model call, at most
         )
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
