@@ -91,16 +91,15 @@ class FaultyModel:
 
 async def fire(
     url: str, count: int, clients: int, timeout_s: float
-) -> tuple[Counter[int], int, float, list[float]]:
+) -> tuple[Counter[int], Counter[str], float, list[float]]:
     """``count`` reviews from ``clients`` concurrent clients: statuses, lost, seconds, latencies of the 503s."""
     statuses: Counter[int] = Counter()
     refused: list[float] = []
-    lost = 0
+    lost: Counter[str] = Counter()
     queue = iter(range(count))
     started = time.monotonic()
 
     async def client(http: httpx.AsyncClient) -> None:
-        nonlocal lost
         for _ in queue:
             sent = time.monotonic()
             try:
@@ -108,8 +107,8 @@ async def fire(
                 statuses[response.status_code] += 1
                 if response.status_code == 503:
                     refused.append(time.monotonic() - sent)
-            except httpx.HTTPError:
-                lost += 1
+            except httpx.HTTPError as exc:
+                lost[type(exc).__name__] += 1
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits) as http:
@@ -133,7 +132,7 @@ def phase_overload(args: argparse.Namespace) -> None:
           f"429/500/503/garbage/timeouts, DEADLINE_S={DEADLINE_S:g}), {took:.1f} s")
     print(f"   requests sent {args.requests}; answers {dict(sorted(statuses.items()))}; "
           f"degraded reviews {degraded:g}")
-    print(f"   5xx other than 503 (refused, with Retry-After): {five_xx}; lost: {lost}")
+    print(f"   5xx other than 503 (refused, with Retry-After): {five_xx}; lost: {sum(lost.values())} {dict(lost)}")
     print(f"   max queue wait {max_wait:.2f} s vs deadline {DEADLINE_S:g} s")
     if refused:
         print(f"   503 answered after: p50 {refused[len(refused) // 2] * 1000:.0f} ms, "
@@ -208,7 +207,8 @@ def phase_drain(args: argparse.Namespace) -> None:
     in_flight = 50
     with FakeLLM() as fake:
         fake.responder = lambda request: Reply(model_answer(draft_of(request) or DRAFT), delay_s=MODEL_S)
-        with ServiceProcess(model_args(fake), env={**BASE_ENV, "REVIEWER_DEADLINE_S": "120", "REVIEWER_TIMEOUT_S": "6"}) as server:
+        env = {**BASE_ENV, "REVIEWER_DEADLINE_S": "120", "REVIEWER_TIMEOUT_S": "6"}
+        with ServiceProcess(model_args(fake), env=env) as server:
             assert server.process is not None
             process = server.process
             results: list[int] = []

@@ -111,7 +111,7 @@ def serve_model(fake: FakeLLM, drain_s: str) -> ServiceProcess:
     return ServiceProcess(args, env=env)
 
 
-def wait_for_gauges(url: str, in_flight: int, queued: int, timeout_s: float = 15.0) -> None:
+def wait_for_gauges(url: str, in_flight: int, queued: int, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     want = {"reviewer_model_reviews_in_flight": in_flight, "reviewer_model_reviews_queued": queued}
     while time.monotonic() < deadline:
@@ -144,7 +144,7 @@ def test_sigterm_answers_the_queue_503_and_finishes_what_runs() -> None:
             logs = server.logs()
     assert 0 not in statuses, statuses  # nothing dropped
     assert statuses.count(200) == 2 and statuses.count(503) == 6, statuses  # 2 running finish, 6 queued refused
-    assert took < 5 + 2, took
+    assert took < 5 + 5, took  # the drain period, and slack for a busy machine
     assert "draining" in logs
 
 
@@ -166,4 +166,4 @@ def test_running_reviews_slower_than_the_drain_come_back_degraded_not_dropped() 
     for response in responses:
         engine = response.json()["engine"]
         assert engine["degraded"] and "shutting down" in engine["degraded_reason"]
-    assert took < 3 + 2, took
+    assert took < 3 + 5, took
