@@ -54,9 +54,11 @@ def executor() -> Executor:
 
 
 def _warm() -> None:
-    from reviewer import rules
+    """Compile the rules and load the default judge once per worker, before the first request."""
+    from reviewer import engine, rules
 
-    rules.all_rules()  # compile the patterns once per worker, before the first request
+    rules.all_rules()
+    engine.current_judge()
 
 
 async def use_processes() -> bool:

@@ -80,10 +80,10 @@ async def acheck(request: ReviewRequest, settings: Settings | None = None) -> Re
     a short request is checked in place (see ``cpu.small``)."""
     from reviewer import cpu
 
+    settings = settings or Settings()
     if cpu.small(request.draft, request.customer_message):
-        return check(request)
-    budget = (settings or Settings()).rules_budget_s
-    return await cpu.run(budget, check, request)
+        return check(request, judge=settings.judge)
+    return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge)
 
 
 def resolve_model(settings: Settings) -> str | None:
