@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +63,19 @@ def _warm() -> None:
     engine.current_judge()
 
 
+def _start_worker(parent: int) -> None:
+    """A worker's initializer: warm up, and end when the server process is gone (even SIGKILLed), never
+    lingering as an orphan that waits for work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="reviewer-cpu-parent-watch").start()
+    _warm()
+
+
 async def use_processes() -> bool:
     """Run CPU work in ``workers()`` processes from now on, once every worker is warm; False (and threads
     stay) when they cannot start.
@@ -72,7 +87,7 @@ async def use_processes() -> bool:
     """
     global _executor
     pool = ProcessPoolExecutor(max_workers=workers(), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_warm)
+                               initializer=_start_worker, initargs=(os.getpid(),))
     loop = asyncio.get_running_loop()
     try:
         await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(workers())))
@@ -86,11 +101,12 @@ async def use_processes() -> bool:
 
 
 def shutdown() -> None:
-    """Stop the pool (queued work is dropped); the next ``run`` starts a thread pool again."""
+    """Stop the pool (queued work is dropped) and wait for its workers to exit (they are idle by now: the
+    server has answered everything); the next ``run`` starts a thread pool again."""
     global _executor
     previous, _executor = _executor, None
     if previous is not None:
-        previous.shutdown(wait=False, cancel_futures=True)
+        previous.shutdown(wait=True, cancel_futures=True)
 
 
 def small(*texts: str | None) -> bool:
