@@ -52,13 +52,11 @@ class Admission:
         queue_limit: int,
         metrics: Metrics,
         deadline_s: float,
-        prior_service_s: float,
         retry_after_s: int = 1,
     ) -> None:
         self.max_concurrency = max_concurrency
         self.capacity = max_concurrency + queue_limit
         self.deadline_s = deadline_s
-        self.prior_service_s = prior_service_s  # assumed until the first review finishes
         self.retry_after_s = retry_after_s
         self._slots = asyncio.Semaphore(max_concurrency)
         self._pending = 0
@@ -84,12 +82,12 @@ class Admission:
 
     def estimated_wait_s(self, items: int) -> float:
         """How long the last of ``items`` new reviews would wait for a slot: its place in the queue over the
-        slots, times the mean of the recent service times (0 while a slot is free). Before any review has
-        finished, ``prior_service_s`` stands in for the mean: a burst at startup is not all let in blind."""
+        slots, times the mean of the recent service times (0 while a slot is free, or before any review has
+        finished: then only the deadline itself bounds the wait)."""
         waiting = self._pending - self._running
-        if self._running + waiting + items <= self.max_concurrency:
+        if not self._recent or self._running + waiting + items <= self.max_concurrency:
             return 0.0
-        mean = sum(self._recent) / len(self._recent) if self._recent else self.prior_service_s
+        mean = sum(self._recent) / len(self._recent)
         return (waiting + items) / self.max_concurrency * mean
 
     def _refuse(self, message: str, code: str, retry_after_s: float) -> ApiError:

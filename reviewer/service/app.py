@@ -124,7 +124,6 @@ class Service:
             settings.queue_limit,
             self.metrics,
             deadline_s=settings.deadline_s,
-            prior_service_s=min(settings.timeout_s, settings.deadline_s),  # one model call, at most
         )
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
