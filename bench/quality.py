@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     records = load(args.labels, args.replies)
     if args.part != "all":
         records = [r for r in records if part_of(r["id"]) == args.part]
-    reviews, per_second = evaluate(records, None if args.judge == "default" else args.judge)
+    reviews, per_second = evaluate(records, args.judge)
     print(f"part: {args.part}")
     met = report(records, reviews, per_second, args.summary)
     return 0 if met else 1

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "eval": "reviewer.commands.eval",
     "train": "reviewer.commands.train",
     "config": "reviewer.commands.config",
+    "feedback": "reviewer.commands.feedback",
 }
 
 

@@ -146,7 +146,8 @@ class Settings(BaseSettings):
     )
     rules_only: bool = Field(default=False, description="Never call a model, even when one is configured.")
     judge: str | None = Field(
-        default=None, description="The learned judge: a file from `reviewer train`, or 'none'; unset = the shipped one."
+        default=None,
+        description="The learned judge: a file from `reviewer train`, 'default' (the shipped one) or 'none' (unset).",
     )
 
     # The embedded local model.
@@ -158,6 +159,10 @@ class Settings(BaseSettings):
     local_threads: int | None = Field(
         default=None, ge=1, le=256, description="CPU threads of the embedded model; unset = all cores but one."
     )
+
+    # A running `reviewer serve` that `reviewer check` asks instead of loading a model itself.
+    server: str | None = Field(default=None, description="URL of a `reviewer serve`, e.g. http://127.0.0.1:8080.")
+    server_key: str | None = Field(default=None, description="API key for that server (one of its API_KEYS).")
 
     # The HTTP service.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -178,8 +183,17 @@ class Settings(BaseSettings):
     insecure_no_auth: bool = Field(
         default=False, description="Serve /v1/ without API keys on a non-loopback address (--insecure-no-auth)."
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose pages may call the API from a browser (REVIEWER_CORS_ORIGINS, comma-separated), "
+        "e.g. a help desk running the composer hook; unset = same origin only.",
+    )
+    db: Path | None = Field(
+        default=None,
+        description="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = nothing stored, no feedback.",
+    )
 
-    @field_validator("fallback_models", "api_keys", mode="before")
+    @field_validator("fallback_models", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from reviewer import rubric, rules
+from reviewer import repair, rubric, rules
 from reviewer.config import Settings
 from reviewer.models import Engine, Review, ReviewRequest
+from reviewer.summary import summarize
 
 if TYPE_CHECKING:  # the model path is imported only when a model is used (cold start of `reviewer check`)
     from reviewer import judge as judge_module
@@ -41,6 +42,7 @@ def build_review(
         score=rubric.score(criteria, verdict),
         criteria=criteria,
         findings=findings,
+        summary=summarize(verdict, criteria, findings),
         reasons=rubric.reasons(criteria, findings),
         criteria_by_id={c.id: c for c in criteria},
         engine=engine,
@@ -48,9 +50,9 @@ def build_review(
 
 
 def current_judge(choice: str | None = None) -> judge_module.Judge | None:
-    """The learned judge to use: ``choice`` (a path, or ``none``), else ``REVIEWER_JUDGE``, else the shipped one.
+    """The learned judge to use: ``choice`` (a path, ``default`` or ``none``), else ``REVIEWER_JUDGE``; unset = none.
 
-    Loaded once per process; ``none`` means the rules decide alone.
+    Loaded once per process; none means the rules decide alone.
     """
     from reviewer import judge as judge_module
 
@@ -59,11 +61,17 @@ def current_judge(choice: str | None = None) -> judge_module.Judge | None:
 
 
 def check(
-    request: ReviewRequest | str, customer_message: str | None = None, *, judge: str | None = None
+    request: ReviewRequest | str,
+    customer_message: str | None = None,
+    *,
+    judge: str | None = None,
+    rewrite: bool = True,
 ) -> Review:
-    """Review a draft with the rules engine and the learned judge: synchronous, offline, deterministic.
+    """Review a draft with the rules engine (and a learned judge when one is chosen): synchronous, offline.
 
-    ``judge`` is a judge file's path or ``none`` (default: ``REVIEWER_JUDGE``, else the shipped judge).
+    ``judge`` is a judge file's path, ``default`` (the shipped one) or ``none``; unset = ``REVIEWER_JUDGE``.
+    With ``rewrite`` (the default) a draft the rules do not pass comes back with the deterministic
+    repair (:mod:`reviewer.repair`, ``rewrite.source: "repair"``), verified.
     """
     if isinstance(request, str):
         request = ReviewRequest(draft=request, customer_message=customer_message)
@@ -71,19 +79,21 @@ def check(
     result = rules.run(request)
     engine = Engine(rules_version=rules.RULES_VERSION, mode="rules")
     review = build_review(request, result, engine, judge)
+    if rewrite:
+        review.rewrite = repair.repair(request, result)
     review.engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
     return review
 
 
-async def acheck(request: ReviewRequest, settings: Settings | None = None) -> Review:
+async def acheck(request: ReviewRequest, settings: Settings | None = None, *, rewrite: bool = True) -> Review:
     """``check`` on the CPU pool, within ``settings.rules_budget_s`` (raises ``cpu.BudgetExceeded``);
     a short request is checked in place (see ``cpu.small``)."""
     from reviewer import cpu
 
     settings = settings or Settings()
     if cpu.small(request.draft, request.customer_message):
-        return check(request, judge=settings.judge)
-    return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge)
+        return check(request, judge=settings.judge, rewrite=rewrite)
+    return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge, rewrite=rewrite)
 
 
 def resolve_model(settings: Settings) -> str | None:

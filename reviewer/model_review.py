@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from reviewer import cpu, llm, merge, prompts, rewrite, rubric, rules
+from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
 from reviewer.engine import build_review
 from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
@@ -34,32 +34,33 @@ async def model_review(
         found = rules.run(request)
     else:
         found = await cpu.run(settings.rules_budget_s, rules.run, request)
+    repaired = repair.repair(request, found)  # milliseconds; what is returned when no model's rewrite does better
     caller = llm.ModelCaller(settings, completion)
     engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
     try:
         prompt = prompts.load(prompt_for(model, settings))
     except prompts.PromptError as exc:
-        return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge)
+        return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge, repaired)
     engine.prompt_version = prompt.ref
     candidates = [model, *(m for m in settings.fallback_models if m != model)]
     failures: list[str] = []
     first = 0
-    if prompt.output == "rewrite":
+    if prompt.output in ("rewrite", "polish"):
         # A prompt chosen for the local model is answered by it alone; fallbacks get the general prompt.
         first = len(candidates) if "prompt" in settings.model_fields_set else 1
         done = await _rules_judge_model_rewrites(
-            request, settings, candidates[:first], prompt, found, caller, engine, started, failures
+            request, settings, candidates[:first], prompt, found, caller, engine, started, failures, repaired
         )
         if done is not None:
             return done
         if first >= len(candidates):
             return _degraded(
-                request, found, engine, "every model failed: " + " | ".join(failures), caller, started, settings.judge
+                request, found, engine, no_model_answered(failures), caller, started, settings.judge, repaired
             )
         try:
             prompt = prompts.load(settings.prompt)
         except prompts.PromptError as exc:
-            return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge)
+            return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge, repaired)
         engine.prompt_version = prompt.ref
 
     def review_messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -67,9 +68,7 @@ async def model_review(
 
     answered = await _first_answer(caller, candidates, first, engine, review_messages, ModelReview, prompt, failures)
     if answered is None:
-        return _degraded(
-            request, found, engine, "every model failed: " + " | ".join(failures), caller, started, settings.judge
-        )
+        return _degraded(request, found, engine, no_model_answered(failures), caller, started, settings.judge, repaired)
     used, answer = answered
 
     if trust is None:  # the answering model's measured trust profile, else the conservative one
@@ -79,11 +78,9 @@ async def model_review(
     merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
     merged_result = rules.RulesResult(findings=merged.findings, criteria=merged.criteria)
     review = build_review(request, merged_result, engine, settings.judge)
-    review.summary = answer.summary
     meant_to_fix = [c.id for c in merged.criteria if c.status == "fail"]
-    review.rewrite = await _verified_rewrite(
-        request, settings, caller, used, prompt, found, answer.rewrite, meant_to_fix
-    )
+    written = await _verified_rewrite(request, settings, caller, used, prompt, found, answer.rewrite, meant_to_fix)
+    review.rewrite = choose(written, repaired)
     engine.model = used
     engine.dropped_quotes = merged.dropped_quotes
     _record_stats(engine, caller, started)
@@ -109,41 +106,84 @@ async def _rules_judge_model_rewrites(
     engine: Engine,
     started: float,
     failures: list[str],
+    repaired: Rewrite | None,
 ) -> Review | None:
-    """A prompt with ``output: rewrite``: the rules' judgement stands alone; the model writes summary and rewrite.
+    """A prompt with ``output: rewrite`` or ``polish``: the rules' judgement stands alone; the model only writes.
 
     For models measured to judge worse than the rules (the embedded 1.5B one, see
-    FINDINGS): their time goes into the verified rewrite, not into judgements the
-    merge would not trust. None (with ``failures`` filled in) when no model answered.
+    FINDINGS): their time goes into the rewrite, not into judgements the merge would
+    not trust. With ``polish`` the model is given the deterministic repair and returns only
+    the reply; the verified one of the two is returned (:func:`choose`). None (with
+    ``failures`` filled in) when no model answered.
     """
+    polish = prompt.output == "polish"
 
     def messages(schema: dict[str, Any] | None) -> list[dict[str, str]]:
-        return prompts.render(prompt, request, found.findings, schema, found.criteria)
+        return prompts.render(prompt, request, found.findings, schema, found.criteria,
+                              repaired.text if repaired is not None and polish else None)
 
     if rubric.decide_verdict(found.criteria, found.findings) == "send":
         # The rules judge here and find nothing to fix, so a rewrite could only make it worse.
         # Measured: asked anyway, the 1.5B model turned "I'm sorry we've let you down" into
         # "I'm sorry you feel upset". No model is consulted, and the engine says so.
         review = build_review(request, found, engine, settings.judge)
-        review.summary = "The checks found nothing to fix; the draft was not sent to the model for a rewrite."
         engine.mode = "rules"
         engine.model = None
         _record_stats(engine, caller, started)
         return review
 
-    answered = await _first_answer(caller, models, 0, engine, messages, SummaryAndRewrite, prompt, failures)
+    output_model: type[RewriteOnly] | type[SummaryAndRewrite] = RewriteOnly if polish else SummaryAndRewrite
+    answered = await _first_answer(caller, models, 0, engine, messages, output_model, prompt, failures)
     if answered is None:
         return None
     candidate, answer = answered
     review = build_review(request, found, engine, settings.judge)
-    review.summary = answer.summary
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
-    review.rewrite = await _verified_rewrite(
-        request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix
-    )
+    if polish:  # no re-ask: the verified repair is already there to fall back on
+        problems = rewrite.problems(request, answer.rewrite, meant_to_fix)
+        written = Rewrite(text=answer.rewrite, status="unverified" if problems else "verified", problems=problems)
+    else:
+        written = await _verified_rewrite(
+            request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix
+        )
+    review.rewrite = choose(written, repaired)
     engine.model = candidate
     _record_stats(engine, caller, started)
     return review
+
+
+def choose(written: Rewrite, repaired: Rewrite | None) -> Rewrite:
+    """The model's rewrite when verified, else the verified repair, else the one with fewer problems; says why."""
+    written.placeholders = repair.placeholders(written.text)
+    if written.status == "verified":
+        unchanged = repaired is not None and " ".join(written.text.split()) == " ".join(repaired.text.split())
+        written.reason = ("the model kept the repair as it was; it passed every check" if unchanged
+                          else "the model's rewrite passed every check")
+        return written
+    why = "; ".join(written.problems[:3]) + (" …" if len(written.problems) > 3 else "")
+    if repaired is None:
+        written.reason = "the model's rewrite failed checks and there is no repair to fall back on"
+        return written
+    if repaired.status == "verified" or len(repaired.problems) <= len(written.problems):
+        chosen = repaired.model_copy()
+        chosen.reason = f"the model's rewrite failed checks ({why}); the repair is returned instead"
+        return chosen
+    written.reason = "the model's rewrite failed checks, the repair failed more"
+    return written
+
+
+def no_model_answered(failures: list[str]) -> str:
+    """The degraded reason when no model answered: each model's failure, in plain words where we know them."""
+    return "no model answered: " + " | ".join(plain_failure(f) for f in failures)
+
+
+def plain_failure(failure: str) -> str:
+    """A model failure, with a timeout said in plain words rather than as a client's exception text."""
+    lowered = failure.lower()
+    if "deadline" in lowered or "timeout" in lowered or "timed out" in lowered:
+        model, _, detail = failure.partition(": ")
+        return f"{model}: did not answer within the review's deadline ({detail[:300]})"
+    return failure
 
 
 async def _first_answer(
@@ -202,7 +242,8 @@ async def _verified_rewrite(
         text = fixed.rewrite
         problems = await _problems(settings, request, text, meant_to_fix)
     status: Literal["verified", "unverified"] = "unverified" if problems else "verified"
-    return Rewrite(text=text, status=status, problems=problems, attempts=attempts)
+    kept = rewrite.kept_facts(request, text)
+    return Rewrite(text=text, status=status, problems=problems, attempts=attempts, facts_kept=kept)
 
 
 async def _problems(settings: Settings, request: ReviewRequest, text: str, meant_to_fix: Sequence[str]) -> list[str]:
@@ -233,12 +274,15 @@ def _degraded(
     caller: llm.ModelCaller,
     started: float,
     judge_choice: str | None,
+    repaired: Rewrite | None = None,
 ) -> Review:
-    """The rules-only review, marked degraded with why: what a caller gets when no model answered."""
+    """The rules-only review, marked degraded with why, and the repair: what a caller gets when no model answered."""
     engine.mode = "rules"
     engine.model = None
     engine.degraded = True
     engine.degraded_reason = reason[:2000]
     review = build_review(request, found, engine, judge_choice)
+    if repaired is not None:
+        review.rewrite = repaired.model_copy(update={"reason": "no model answered; the repair is returned"})
     _record_stats(review.engine, caller, started)
     return review

@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.1"  # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields (additive)
+# 1.1: `reasons`, `criteria_by_id`, the learned judge's fields, `id`, `rewrite.facts_kept`;
+# 1.2: rewrite source/reason/placeholders (all additive)
+SCHEMA_VERSION = "1.2"
 MAX_DRAFT_CHARS = 20_000
 MAX_CUSTOMER_CHARS = 20_000
 
@@ -122,12 +124,24 @@ class CriterionResult(_Strict):
 
 
 class Rewrite(_Strict):
-    """The model's rewrite, checked before it is returned."""
+    """The rewrite returned with a review, checked before it is returned."""
 
     text: str
     status: Literal["verified", "unverified"]
     problems: list[str] = Field(default_factory=list, description="Why it is unverified; empty when verified.")
     attempts: int = 1
+    source: Literal["repair", "model"] = Field(
+        default="model",
+        description="'repair': the draft edited from the rules' findings (deterministic); "
+        "'model': written by the model.",
+    )
+    reason: str = Field(default="", description="Why this rewrite was returned rather than the other one.")
+    placeholders: list[str] = Field(
+        default_factory=list, description="Placeholders left for the agent to fill in, e.g. '[time]'."
+    )
+    facts_kept: list[str] = Field(
+        default_factory=list, description="The draft's facts (numbers, amounts, dates, links, names) the rewrite keeps."
+    )
 
 
 class Usage(_Strict):
@@ -186,6 +200,10 @@ class Review(_Strict):
     """The answer: a verdict, per-criterion results, findings with spans, and maybe a rewrite."""
 
     schema_version: str = SCHEMA_VERSION
+    id: str | None = Field(
+        default=None,
+        description="Set by the service when it stores reviews (REVIEWER_DB): the review_id to send feedback with.",
+    )
     verdict: Verdict
     score: int = Field(ge=0, le=100)
     summary: str = ""

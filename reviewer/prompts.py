@@ -33,8 +33,10 @@ from reviewer.models import CriterionResult, Finding, ReviewRequest
 
 DEFAULT_PROMPT = "review@v1"
 LOCK_FILE = "LOCK"
-BLOCK_TAGS = ("draft", "customer_message", "context", "rule_findings")
-OUTPUTS = ("review", "rewrite")  # what a prompt asks the model for (front matter ``output``)
+BLOCK_TAGS = ("draft", "customer_message", "context", "rule_findings", "reply")
+# What a prompt asks the model for (front matter ``output``): "review" judges every criterion and rewrites;
+# "rewrite" a summary and a rewrite; "polish" only the reply, made from the deterministic repair.
+OUTPUTS = ("review", "rewrite", "polish")
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _SECTION = re.compile(r"^# (system|user)\s*$", re.MULTILINE)
@@ -56,7 +58,7 @@ class Prompt:
     sha256: str
     text: str
     params: dict[str, Any] = field(default_factory=dict)
-    output: str = "review"  # "review": judge every criterion and rewrite; "rewrite": summary and rewrite only
+    output: str = "review"  # one of OUTPUTS
 
     @property
     def ref(self) -> str:
@@ -273,6 +275,7 @@ def render(
     findings: list[Finding],
     schema: dict[str, Any] | None = None,
     criteria: list[CriterionResult] | None = None,
+    repair: str | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages for one review: system (rubric, rules) and user (the untrusted blocks).
 
@@ -280,7 +283,8 @@ def render(
     call constrains the output with ``response_format`` json_schema instead.
     Placeholders a prompt may use: ``schema``, ``draft``, ``customer_message``,
     ``context``, ``rule_findings``, ``rules_decided`` (``id: status`` lines for the
-    criteria the rules decided) and ``rules_abstained`` (ids they could not decide).
+    criteria the rules decided), ``rules_abstained`` (ids they could not decide) and
+    ``repair`` (the deterministic repair of the draft, for a polish prompt).
     """
     decided, abstained = describe_criteria(criteria or [])
     values = {
@@ -291,6 +295,7 @@ def render(
         "customer_message": defang(request.customer_message) if request.customer_message else "(not given)",
         "context": defang(describe_context(request)),
         "rule_findings": defang(describe_findings(findings)),
+        "repair": defang(repair) if repair else "(none: write the reply from the draft)",
     }
     return [
         {"role": "system", "content": fill(prompt.system, values).strip()},

@@ -22,6 +22,8 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "suggestion": "cyan"
 HIGHLIGHT_STYLE = {"error": "bold white on red", "warning": "black on yellow", "suggestion": "underline"}
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "na": "dim"}
 VERDICT_STYLE = {"send": "bold green", "revise": "bold yellow", "block": "bold white on red"}
+WAY_OUT = ("To skip the model: --rules-only. On a busy machine: REVIEWER_LOCAL_THREADS=1. "
+           "To give it longer: --deadline SECONDS.")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class EngineNotice:
     def line(self, review: Review) -> str:
         engine = review.engine
         if engine.degraded:
-            return f"rules only, degraded: model {self.requested_model} failed ({engine.degraded_reason or 'unknown'})"
+            kept = "; the verified repair is shown" if review.rewrite is not None else ""
+            return (f"rules only (degraded): the model {self.requested_model} gave no usable answer{kept} "
+                    f"({engine.degraded_reason or 'unknown'}). {WAY_OUT}")
         if engine.mode == "llm":
             text = f"model {engine.model}"
             if engine.prompt_version:
@@ -225,13 +229,13 @@ def _print_result(console: Console, result: Result, notice: EngineNotice, with_l
     customer_findings = [f for f in review.findings if f.span is not None and f.span.source == "customer_message"]
     draft = _highlighted(result.request.draft, review.findings, "draft")
     console.print(Panel(draft, title="Draft", title_align="left"))
-    console.print(_criteria_table(review))
     verdict = Text("Verdict: ")
     verdict.append(f" {review.verdict.upper()} ", style=VERDICT_STYLE[review.verdict])
     verdict.append(f"   score {review.score}/100")
     console.print(verdict)
     if review.summary:
         console.print(Text(review.summary))
+    console.print(_criteria_table(review))
     console.print(Text(f"Findings ({len(draft_findings)})", style="bold"))
     for finding in draft_findings:
         console.print(_finding_text(result, finding))
@@ -242,10 +246,16 @@ def _print_result(console: Console, result: Result, notice: EngineNotice, with_l
         for finding in customer_findings:
             console.print(_finding_text(result, finding))
     if review.rewrite is not None:
-        status_style = "green" if review.rewrite.status == "verified" else "yellow"
-        title = Text.assemble("Rewrite (", (review.rewrite.status, status_style), ")")
-        console.print(Panel(Text(review.rewrite.text), title=title, title_align="left"))
-        for problem in review.rewrite.problems:
+        rewrite = review.rewrite
+        status_style = "green" if rewrite.status == "verified" else "yellow"
+        by = "the repair" if rewrite.source == "repair" else "the model"
+        title = Text.assemble("Rewrite (", (rewrite.status, status_style), f", by {by})")
+        console.print(Panel(Text(rewrite.text), title=title, title_align="left"))
+        if rewrite.placeholders:
+            console.print(Text("  fill in before sending: " + ", ".join(rewrite.placeholders), style="cyan"))
+        if rewrite.reason:
+            console.print(Text(f"  why this one: {_one_line(rewrite.reason)}", style="dim"))
+        for problem in rewrite.problems:
             console.print(Text(f"  unverified: {_one_line(problem)}", style="yellow"))
     console.print(Text(f"Engine: {notice.line(review)}", style="dim"))
 

@@ -11,9 +11,13 @@ can act on, everything wrong with a rewrite; an empty list means verified.
    e-mail addresses, and names (the agent's, the company's, mid-sentence proper names).
 3. Nothing new is promised: a remedy word (refund, replacement, free, credit,
    discount, voucher, compensation...), an amount, or a date/deadline in the rewrite
-   that is neither in the draft nor in ``context.allowed_remedies`` is a violation.
+   that is neither in the draft nor in ``context.allowed_remedies`` is a violation
+   (an amount the customer's message states may be said back: "the £9.99 you paid").
    A remedy the draft *denies* ("we can't offer a refund") is not one it offers.
    The placeholder ``[remedy]`` is allowed.
+
+Placeholders (``[time]``, ``[what went wrong]``, ``[remedy]``...) are allowed in a rewrite: the
+agent fills them in; the rule that flags them in a draft is not a problem for a rewrite.
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ from collections.abc import Iterable
 from reviewer import rules
 from reviewer.models import ReviewRequest
 
+# The rule that flags an unfilled placeholder ("[time]") in a draft. A rewrite may leave placeholders
+# for the agent to fill in (they are listed in ``Rewrite.placeholders``), so it is not a problem here.
+PLACEHOLDER_RULE = "placeholder.unfilled"
+
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_AMOUNT = re.compile(
+AMOUNT = re.compile(
     r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d+)?)|(?:\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b)"
     r"|(?:\b\d+(?:\.\d+)?\s?%)",
     re.IGNORECASE,
@@ -76,7 +84,8 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
-def _contains(haystack: str, needle: str) -> bool:
+def contains(haystack: str, needle: str) -> bool:
+    """Whether ``needle`` occurs in ``haystack``, ignoring case, runs of whitespace and curly apostrophes."""
     return _fold(needle).strip() in _fold(haystack)
 
 
@@ -132,17 +141,17 @@ def facts(request: ReviewRequest) -> list[str]:
     """The facts of the draft a rewrite must keep, in order of appearance, without repeats."""
     draft = request.draft
     found = _contacts(draft)
-    for pattern in (_AMOUNT, _DATE, _REFERENCE):
+    for pattern in (AMOUNT, _DATE, _REFERENCE):
         found.extend(m.group(0).rstrip(".,;:!?") for m in pattern.finditer(draft))
     found.extend(_names(draft))
     found.extend(_signature(draft))
     for name in (request.context.agent_name, request.context.company):
-        if name and _contains(draft, name):
+        if name and contains(draft, name):
             found.append(name)
     unique: list[str] = []
     for fact in found:
-        if fact and not any(_contains(kept, fact) for kept in unique):
-            unique = [kept for kept in unique if not _contains(fact, kept)]
+        if fact and not any(contains(kept, fact) for kept in unique):
+            unique = [kept for kept in unique if not contains(fact, kept)]
             unique.append(fact)
     return unique
 
@@ -150,7 +159,7 @@ def facts(request: ReviewRequest) -> list[str]:
 def _new(items: Iterable[str], allowed_text: str) -> list[str]:
     out: list[str] = []
     for item in items:
-        if not _contains(allowed_text, item) and item.lower() not in (o.lower() for o in out):
+        if not contains(allowed_text, item) and item.lower() not in (o.lower() for o in out):
             out.append(item)
     return out
 
@@ -172,8 +181,9 @@ def new_promises(request: ReviewRequest, rewrite: str) -> list[str]:
     for word in remedies:
         problems.append(f'it promises "{word}", which neither the draft nor the allowed remedies offer; '
                         "use [remedy] instead")
-    for amount in _new((m.group(0) for m in _AMOUNT.finditer(text)), allowed):
-        problems.append(f'it adds the amount "{amount}", which is not in the draft')
+    said = allowed + "\n" + (request.customer_message or "")  # the customer's own amount may be said back
+    for amount in _new((m.group(0) for m in AMOUNT.finditer(text)), said):
+        problems.append(f'it adds the amount "{amount}", which is neither in the draft nor in the customer\'s message')
     dates = [m.group(0) for m in _DATE.finditer(text)] + [m.group(0) for m in _DEADLINE.finditer(text)]
     for when in _new(dates, allowed):
         problems.append(f'it commits to "{when}", a date or deadline that is not in the draft')
@@ -208,10 +218,15 @@ def _stem(word: str) -> str:
     return lowered
 
 
+def kept_facts(request: ReviewRequest, rewrite: str) -> list[str]:
+    """The draft's facts that the rewrite keeps (shown beside a rewrite; the rest are ``lost_facts``)."""
+    return [fact for fact in facts(request) if contains(rewrite, fact)]
+
+
 def lost_facts(request: ReviewRequest, rewrite: str) -> list[str]:
     """Problems: facts of the draft missing from the rewrite."""
     return [f'it drops "{fact}" from the draft; keep it exactly'
-            for fact in facts(request) if not _contains(rewrite, fact)]
+            for fact in facts(request) if not contains(rewrite, fact)]
 
 
 def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str]) -> list[str]:
@@ -220,7 +235,7 @@ def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[s
     checked = rules.run(request.model_copy(update={"draft": rewrite}))
     problems: list[str] = []
     for finding in checked.findings:
-        if finding.severity in ("error", "warning"):
+        if finding.severity in ("error", "warning") and finding.rule_id != PLACEHOLDER_RULE:
             where = f' ("{finding.span.text}")' if finding.span is not None and finding.span.source == "draft" else ""
             problems.append(f"{finding.criterion}{where}: {finding.message}")
     flagged = {p.split(":", 1)[0].split(" (", 1)[0] for p in problems}

@@ -34,6 +34,9 @@ def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
+README_DRAFT = "I'm sorry you feel that way. Per our policy, there is nothing we can do."
+
+
 def _review(verdict: str, findings: list[Finding] | None = None, **engine_fields: object) -> Review:
     criteria = [CriterionResult(id=c.id, status="na", explanation="not judged", decided=False) for c in CRITERIA]
     score = {"send": 90, "revise": 60, "block": 10}[verdict]
@@ -245,7 +248,8 @@ def test_model_path_is_taken_when_a_model_resolves(capsys: Capsys, monkeypatch: 
     monkeypatch.setattr(engine, "areview", fake_areview)
     outcome = run_cli(
         capsys, "check", "--model", "openai/fake-model", "--api-base", "http://127.0.0.1:9/v1", "--api-key", "k",
-        "--fallback-models", "openai/a, openai/b", "--timeout", "7.5", "--prompt", "review@v1", GOOD_DRAFT,
+        "--fallback-models", "openai/a, openai/b", "--timeout", "7.5", "--deadline", "30", "--prompt", "review@v1",
+        GOOD_DRAFT,
     )  # fmt: skip
     assert outcome.code == 0
     assert "Engine: model openai/fake-model, prompt review@v1" in outcome.out
@@ -255,6 +259,7 @@ def test_model_path_is_taken_when_a_model_resolves(capsys: Capsys, monkeypatch: 
     assert settings.api_key == "k"  # type: ignore[attr-defined]
     assert settings.fallback_models == ["openai/a", "openai/b"]  # type: ignore[attr-defined]
     assert settings.timeout_s == 7.5  # type: ignore[attr-defined]
+    assert settings.deadline_s == 30  # type: ignore[attr-defined]
 
 
 def test_degraded_review_says_so_and_why(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,9 +268,39 @@ def test_degraded_review_says_so_and_why(capsys: Capsys, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(engine, "areview", degraded)
     text = run_cli(capsys, "check", "--model", "openai/fake-model", GOOD_DRAFT)
-    assert "rules only, degraded: model openai/fake-model failed (timeout after 3 attempts)" in text.out
+    said = " ".join(text.out.split())
+    assert "rules only (degraded): the model openai/fake-model gave no usable answer (timeout after 3 attempts)" in said
+    for way_out in ("--rules-only", "REVIEWER_LOCAL_THREADS=1", "--deadline SECONDS"):
+        assert way_out in said
     lines = run_cli(capsys, "check", "--model", "openai/fake-model", "--format", "lines", GOOD_DRAFT)
     assert "degraded" in lines.err and "timeout after 3 attempts" in lines.err
+
+
+def test_machine_formats_do_not_wait_for_a_configured_model_unless_asked(
+    capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVIEWER_MODEL", "openai/slow-offline-model")
+    called = []
+
+    async def model_review(request: ReviewRequest, settings: object) -> Review:
+        called.append(request)
+        return _review("send", mode="llm", model="openai/slow-offline-model")
+
+    monkeypatch.setattr(engine, "areview", model_review)
+    for fmt in ("json", "lines"):
+        run_cli(capsys, "check", "--format", fmt, README_DRAFT)
+    assert called == []  # the verdict, the findings and the repair come from the rules, at once
+    as_json = run_cli(capsys, "check", "--format", "json", README_DRAFT)
+    review = Review.model_validate_json(as_json.out)
+    assert review.engine.mode == "rules" and review.rewrite is not None and review.rewrite.source == "repair"
+    run_cli(capsys, "check", "--format", "json", "--rewrite", README_DRAFT)
+    assert len(called) == 1  # asked for: the model runs
+
+
+def test_the_verdict_comes_before_the_criteria_table(capsys: Capsys) -> None:
+    out = run_cli(capsys, "check", "--rules-only", README_DRAFT).out
+    assert out.index("Verdict:") < out.index("Criteria") < out.index("Rewrite (verified, by the repair)")
+    assert "fill in before sending: [what went wrong], [option], [time]" in out
 
 
 def test_rules_only_flag_wins_over_a_configured_model(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,7 +396,7 @@ def test_text_output_lists_findings_with_suggestions_and_the_rewrite(
     assert "error" in outcome.out and "2:1" in outcome.out and "[fake-apology.sorry-if]" in outcome.out
     assert "A conditional apology." in outcome.out
     assert "suggestion: I'm sorry we let you down" in outcome.out
-    assert "Rewrite (unverified)" in outcome.out and "I'm sorry we let you down." in outcome.out
+    assert "Rewrite (unverified, by the model)" in outcome.out and "I'm sorry we let you down." in outcome.out
     assert "unverified: drops the order number" in outcome.out
 
 

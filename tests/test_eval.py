@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 FAKE = "Order 55120: I'm sorry you feel that way. Per our policy, there is nothing we can do about late deliveries."
 GOOD = ("I'm sorry we sent the wrong size, that's on us. A size 9 goes out today and the return label is in "
         "your email. Thank you for telling us.")
-GOOD_REWRITE_OF_FAKE = ("Order 55120: I'm sorry your delivery is late, that's our failure. Could you tell me what "
-                        "the tracking page shows now, so I can chase it today? Thank you for telling us.")
+GOOD_REWRITE_OF_FAKE = ("Order 55120: I'm sorry your delivery is late, that's on us, and I understand how frustrating "
+                        "that is. Could you tell me what the tracking page shows now, so I can chase it? "
+                        "Thank you for telling us.")
 
 CASES = [
     {
@@ -31,7 +32,8 @@ CASES = [
         "input": {"draft": FAKE, "customer_message": "My order 55120 is four days late.",
                   "context": {"channel": "chat"}},
         "expect": {"verdict": "block", "criteria": {"no-fake-apology": "fail"},
-                   "rewrite": {"must_not_contain": ["feel that way"], "must_keep": ["55120"]}},
+                   "rewrite": {"must_not_contain": ["feel that way"], "must_keep": ["55120"],
+                               "must_contain": ["tracking"]}},
     },
     {
         "id": "t-good",
@@ -164,7 +166,8 @@ def test_gate_fails_on_a_regression_and_names_the_case(fake_llm: FakeLLM, tmp_pa
     fake_llm.responder = responder(GOOD_REWRITE_OF_FAKE)
     assert run_eval(*llm_args(fake_llm, cases, tmp_path / "base"), "--baseline", baseline, "--update-baseline") == 0
     assert run_eval(*llm_args(fake_llm, cases, tmp_path / "same"), "--baseline", baseline) == 0
-    # The model's rewrite now keeps the fake apology: the case that passed must fail the gate, by name.
+    # The model's rewrite now keeps the fake apology: it fails verification, so the deterministic repair is
+    # returned instead, which never asks about the tracking page: the case that passed fails the gate, by name.
     fake_llm.responder = responder("Order 55120: I'm sorry you feel that way. We will look into it.")
     out = tmp_path / "worse"
     assert run_eval(*llm_args(fake_llm, cases, out), "--baseline", baseline) == 1
@@ -173,7 +176,7 @@ def test_gate_fails_on_a_regression_and_names_the_case(fake_llm: FakeLLM, tmp_pa
     assert [r["id"] for r in report["gate"]["case_regressions"]] == ["t-fake-apology"]
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "## Gate: FAILED" in markdown
-    assert "`t-fake-apology`: rewrite must_not_contain: 'feel that way'" in markdown
+    assert "`t-fake-apology`: rewrite must_contain: 'tracking'" in markdown
     assert "rewrite.pass_rate" in markdown
     junit = ET.parse(out / "junit.xml").getroot()
     assert junit.find("testcase[@name='baseline']/failure") is not None
@@ -281,7 +284,9 @@ def test_a_model_that_always_fails_gives_degraded_reviews_not_a_crash(fake_llm: 
     assert run_eval(*llm_args(fake_llm, write_cases(tmp_path), out)) == 0
     report = load_report(out)
     assert report["metrics"]["cases"]["degraded"] == 2 and report["metrics"]["cases"]["errors"] == 0
-    assert "rewrite: no rewrite returned" in report["cases"][0]["failures"]
+    # no model answered, yet each draft to fix still gets the verified repair
+    assert "rewrite: no rewrite returned" not in report["cases"][0]["failures"]
+    assert report["cases"][0]["rewrite_status"] == "verified"
 
 
 def test_two_recording_runs_into_one_folder_lose_nothing(tmp_path: Path) -> None:

@@ -81,11 +81,12 @@ def test_a_rules_error_blocks_whatever_the_judge_says(tmp_path: Path) -> None:
     assert review.engine.verdict_source == "rules"
 
 
-def test_none_means_the_rules_alone(trained: Path) -> None:
+def test_none_or_unset_means_the_rules_alone(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     request = ReviewRequest(draft=_BLOCK, customer_message="My bag is lost!")
-    alone = check(request, judge="none")
-    assert alone.engine.judge is None and alone.engine.verdict_source == "rules"
-    assert all(f.source == "rules" for f in alone.findings)
+    monkeypatch.delenv("REVIEWER_JUDGE", raising=False)
+    for alone in (check(request, judge="none"), check(request)):
+        assert alone.engine.judge is None and alone.engine.verdict_source == "rules"
+        assert all(f.source == "rules" for f in alone.findings)
 
 
 def test_reviewer_judge_environment_variable_picks_the_file(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +135,7 @@ def test_the_shipped_judge_loads_and_is_attributed() -> None:
     shipped = judge.get(judge.DEFAULT_PATH)
     assert "verdict" in shipped.file.heads
     assert 0.0 <= shipped.threshold <= 1.0
-    review = check("I'm sorry you feel that way.", "My order is late again!")
+    review = check("I'm sorry you feel that way.", "My order is late again!", judge="default")
     assert review.verdict == "block" and review.engine.judge is not None
     assert review.engine.verdict_probability is not None
 

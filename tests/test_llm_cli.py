@@ -26,7 +26,9 @@ def test_check_with_a_model_prints_the_rewrite_and_its_status(
     review = json.loads(capsys.readouterr().out)
     review = review[0] if isinstance(review, list) else review
     assert review["engine"]["mode"] == "llm" and review["engine"]["model"] == "openai/anything"
-    assert review["rewrite"] == {"text": GOOD, "status": "verified", "problems": [], "attempts": 1}
+    assert review["rewrite"] == {"text": GOOD, "status": "verified", "problems": [], "attempts": 1, "source": "model",
+                                 "reason": "the model's rewrite passed every check", "placeholders": [],
+                                 "facts_kept": ["#4411"]}
     assert fake_llm.chat_requests[0].model == "anything"
 
     fake_llm.responder = review_responder(rewrite=GOOD + " A full refund is on its way.")

@@ -222,27 +222,46 @@ def test_the_shipped_local_model_gets_the_small_prompt_unless_one_is_set() -> No
     assert _prompt_for("openai/gpt-4o-mini", Settings()) == Settings().prompt
 
 
-async def test_with_the_small_prompt_the_rules_judge_and_the_model_rewrites(fake_llm: Any) -> None:
+async def test_with_the_small_prompt_the_rules_judge_and_the_model_polishes_the_repair(fake_llm: Any) -> None:
     from llm_helpers import fast_settings
 
+    from reviewer import repair
     from reviewer.models import ReviewRequest
 
     request = ReviewRequest(
         draft="I'm sorry you feel that way. Your order #4411 shipped on March 3, so there is nothing we can do.",
         customer_message="Order #4411 still hasn't arrived!",
     )
-    fake_llm.script({"summary": "Apologises for feelings, refuses help.", "rewrite": GOOD_REWRITE})
+    fake_llm.script({"rewrite": GOOD_REWRITE.replace("Then I can chase it today.", "I'll chase it by [time].")
+                     + " I understand how frustrating this is. It shipped on March 3."})
     settings = fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT)
     review = await engine.areview(request, settings)
     rules_only = engine.check(request)
-    assert review.engine.prompt_version == local.DEFAULT_PROMPT
+    assert review.engine.prompt_version == local.DEFAULT_PROMPT == "polish@v1"
     assert review.engine.mode == "llm" and review.engine.model == "openai/small"
     assert review.verdict == rules_only.verdict == "block"
     assert [c.model_dump() for c in review.criteria] == [c.model_dump() for c in rules_only.criteria]
-    assert review.summary == "Apologises for feelings, refuses help."
+    assert review.summary == rules_only.summary  # built from the findings, never the model's
     assert review.rewrite is not None and review.rewrite.text.startswith("I'm sorry your order #4411")
+    assert review.rewrite.source == "model" and review.rewrite.status == "verified", review.rewrite.problems
     asked = " ".join(m["content"] for m in fake_llm.chat_requests[0].body["messages"])
-    assert '"rewrite"' in asked and '"criteria"' not in asked  # only a summary and a rewrite are asked for
+    fixed = repair.repair(request)
+    assert fixed is not None and fixed.text in asked  # the model is given the repair to polish
+    assert '"criteria"' not in asked and '"summary"' not in asked  # and asked for the reply alone
+
+
+async def test_an_unverified_polish_leaves_the_verified_repair(fake_llm: Any) -> None:
+    from llm_helpers import fast_settings
+
+    from reviewer.models import ReviewRequest
+
+    request = ReviewRequest(draft="Sorry you feel that way.", customer_message="My parcel never arrived.")
+    fake_llm.script({"rewrite": "Sorry you feel that way. We will refund you $50 tomorrow."})
+    review = await engine.areview(request, fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT))
+    assert review.engine.mode == "llm" and not review.engine.degraded
+    assert review.rewrite is not None and review.rewrite.source == "repair" and review.rewrite.status == "verified"
+    assert review.rewrite.text == engine.check(request).rewrite.text  # type: ignore[union-attr]
+    assert "the model's rewrite failed checks" in review.rewrite.reason and "Sorry you feel" in review.rewrite.reason
 
 
 async def test_when_the_local_model_fails_fallbacks_get_the_general_prompt(

@@ -58,6 +58,6 @@ def test_suggestions_and_light_criteria_are_not_reasons() -> None:
 
 def test_reasons_survive_json_and_the_schema_version_says_so() -> None:
     review = check("Sorry if you were upset.")
-    assert SCHEMA_VERSION == "1.1"
+    assert tuple(map(int, SCHEMA_VERSION.split("."))) >= (1, 1)  # reasons came in 1.1
     again = Review.model_validate_json(review.model_dump_json())
     assert again == review and again.reasons and again.criteria_by_id["no-fake-apology"].status == "fail"

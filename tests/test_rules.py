@@ -75,7 +75,8 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["You should have read the description.", "You failed to select express delivery.",
          "As stated in our FAQ, returns take 14 days.", "It is your responsibility to check the address.",
          "Can you confirm you didn't breach our community guidelines?", "Did you violate the seller terms?",
-         "You must have entered the wrong address.", "You probably selected an old card."],
+         "You must have entered the wrong address.", "You probably selected an old card.",
+         "It needs descaling, as the manual clearly says."],
         ["You should receive it tomorrow.", "You should see the refund within 3 days.",
          "If you have questions, reply here.", "Your review didn't break any guidelines, so I've restored it.",
          "We didn't follow our own policy here, and that's on us."],
@@ -119,8 +120,9 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["You'll receive an email from us today.", "Have you received our email?"],
     ),
     "professional.nothing-we-can-do": (
-        ["There is nothing we can do.", "Unfortunately there's nothing more we can do."],
-        ["There's nothing to pay.", "We can do a replacement."],
+        ["There is nothing we can do.", "Unfortunately there's nothing more we can do.",
+         "The courier is late, so there's not much we can do.", "There isn't a lot we can do."],
+        ["There's nothing to pay.", "We can do a replacement.", "There's a lot we can do to help."],
     ),
     "professional.doubting": (
         ["If you have responded to the email, we'll get back to you.",
@@ -208,9 +210,13 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["I'll call you back today.", "We will refund it within 3-5 business days.", "I've issued a refund.",
          "You'll see it on your statement.", "It will arrive by Friday.", "We can refund it right away.",
          "An engineer will visit tomorrow between 1pm and 5pm.", "A new pair is going out today.",
-         "They're restored now.", "I'll do it within the hour."],
+         "They're restored now.", "I'll do it within the hour.", "I'll update you by [time]."],
         ["We'll look into it.", "We'll get back to you soon.",
          "You'll receive an email as soon as we have an estimated delivery date."],
+    ),
+    "placeholder.unfilled": (
+        ["I'll update you by [time].", "I'm sorry [what went wrong].", "Here is what I can do: [option]."],
+        ["Your order [#4411] is on its way.", "I'll update you by 5pm."],
     ),
     "step.vague": (["We'll look into it.", "We're working on your issue."], ["I've refunded the fee."]),
     "step.re-ask": (

@@ -32,8 +32,9 @@ schema = schemathesis.openapi.from_dict(SPEC, config=CONFIG)
 
 
 @pytest.fixture(scope="module")
-def fuzz_server() -> Iterator[ServiceProcess]:
-    with ServiceProcess(["--rules-only"], env={"REVIEWER_API_KEYS": KEY}) as server:
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    db = tmp_path_factory.mktemp("fuzz") / "feedback.db"  # feedback on, so /v1/feedback is fuzzed against the store
+    with ServiceProcess(["--rules-only"], env={"REVIEWER_API_KEYS": KEY, "REVIEWER_DB": str(db)}) as server:
         yield server
 
 

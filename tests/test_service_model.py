@@ -51,7 +51,7 @@ class ScriptedModel:
                 self._seen.add(draft)
             if first:
                 return "Sorry, I cannot produce JSON today."
-        content = model_answer(draft, summary=f"summary for: {draft[:40]}")
+        content = model_answer(draft, explanations={"understands-issue": f"answer for: {draft[:40]}"})
         if is_rewrite_reask(request):  # answered at once: only the review call itself is slow
             return json.dumps({"rewrite": json.loads(content)["rewrite"]})
         return Reply(content, delay_s=SLOW_S if SLOW in draft else 0.0)
@@ -109,7 +109,7 @@ def test_a_review_goes_through_the_model(client: httpx.Client) -> None:
     assert review.engine.model == MODEL
     assert review.engine.degraded is False
     assert review.engine.attempts >= 1
-    assert review.summary == f"summary for: {draft[:40]}"
+    assert _model_explanation(review) == f"answer for: {draft[:40]}"
 
 
 def test_readyz_probes_the_model(client: httpx.Client) -> None:
@@ -161,7 +161,7 @@ def test_batch_in_order_with_one_failing_item(client: httpx.Client) -> None:
             assert review.engine.degraded is True
         else:
             assert review.engine.mode == "llm" and not review.engine.degraded
-            assert review.summary == f"summary for: {draft[:40]}"  # this item's own answer, in its place
+            assert _model_explanation(review) == f"answer for: {draft[:40]}"  # this item's own answer, in its place
 
 
 def test_model_mode_logs_carry_no_customer_text(client: httpx.Client, model_server: ServiceProcess) -> None:
@@ -216,3 +216,8 @@ def test_a_saturated_queue_answers_503_with_retry_after(client: httpx.Client) ->
     assert all(not Review.model_validate(r.json()).engine.degraded for r in finished)
     assert delta(before, counters(client), "reviewer_rejected_total") == 2
     assert client.post("/v1/reviews", json={"draft": "Thanks for waiting."}).status_code == 200  # capacity is back
+
+
+def _model_explanation(review: Review) -> str:
+    """The model's explanation of a criterion the rules abstain on: which answer the review was built from."""
+    return next(c.explanation for c in review.criteria if c.id == "understands-issue")

@@ -33,5 +33,5 @@ def call_api(prompt: str, options: dict[str, Any], context: dict[str, Any]) -> d
     except ValidationError as exc:
         first = exc.errors()[0]
         return {"error": f"invalid request: {'.'.join(map(str, first['loc']))}: {first['msg']}"}
-    result = check(request) if mode == "check" else review(request)
+    result = check(request, rewrite=False) if mode == "check" else review(request)  # check: as POST /v1/check
     return {"output": result.model_dump(mode="json")}

@@ -79,6 +79,18 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask a running `reviewer serve` (e.g. http://127.0.0.1:8080) instead of loading a model here "
+        "(environment: REVIEWER_SERVER, key REVIEWER_SERVER_KEY)",
+    )
+    parser.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="with --format json/lines, also wait for the model's rewrite (without it, and without --model, "
+        "those formats review with the rules and the repair alone: instant)",
+    )
+    parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
         help="exit 1 when a verdict reaches this level (default: block, or fail_on in the config file)",
@@ -244,6 +256,8 @@ def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "api_key": args.api_key,
         "fallback_models": fallbacks,
         "timeout_s": args.timeout,
+        "deadline_s": getattr(args, "deadline", None),
+        "server": getattr(args, "server", None),
         "prompt": args.prompt,
         "rules_only": args.rules_only,
         "judge": getattr(args, "judge", None),
@@ -265,19 +279,78 @@ def build_settings(args: argparse.Namespace) -> Settings:
 # --- reviewing -------------------------------------------------------------------------------------
 
 
-def review_all(requests: list[ReviewRequest], settings: Settings, model: str | None) -> list[Review]:
-    """Rules only when no model resolves; otherwise the full review, all in one event loop."""
+def review_all(
+    requests: list[ReviewRequest], settings: Settings, model: str | None, labels: list[str] | None = None
+) -> list[Review]:
+    """Rules only when no model resolves; otherwise the full review, all in one event loop.
+
+    While the model loads and writes, a status line on stderr (when it is a terminal) says
+    what is happening; the rules' verdict and the repair are ready before the model starts.
+    """
     from reviewer import engine
 
     if model is None:
         return [engine.check(request, judge=settings.judge) for request in requests]
 
     import asyncio
+    import contextlib
+
+    from reviewer import local
+
+    labels = labels or [TEXT_LABEL] * len(requests)
 
     async def _all() -> list[Review]:
-        return [await engine.areview(request, settings) for request in requests]
+        with _status() as status:
+            if local.is_local(model):
+                status(f"loading the embedded model {model} (the first use also joins and checks its weights)…")
+                with contextlib.suppress(Exception):  # the review itself says why, as its degraded reason
+                    await local.alitellm_route(model, settings)
+            reviews = []
+            for index, request in enumerate(requests, start=1):
+                where = f" {labels[index - 1]}" if len(requests) > 1 else ""
+                status(f"the model is polishing the rewrite{where} ({index}/{len(requests)}); up to "
+                       f"{settings.deadline_s:.0f} s (--deadline), then the verified repair stands…")
+                reviews.append(await engine.areview(request, settings))
+            return reviews
 
     return asyncio.run(_all())
+
+
+def review_remote(requests: list[ReviewRequest], settings: Settings) -> list[Review]:
+    """The reviews from a running `reviewer serve` (its model is loaded once, there)."""
+    from reviewer import remote
+
+    assert settings.server is not None
+    with _status() as status:
+        def progress(index: int, total: int) -> None:
+            status(f"the review server at {settings.server} is reviewing ({index}/{total})…")
+
+        try:
+            return remote.reviews(settings.server, requests, settings.server_key,
+                                  timeout_s=settings.deadline_s + 60, progress=progress)
+        except remote.RemoteError as exc:
+            raise UsageError(str(exc)) from None
+
+
+class _status:
+    """A Rich status line on stderr while the model works; silent when stderr is not a terminal."""
+
+    def __enter__(self) -> Any:
+        self._live: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self._live = Console(stderr=True).status("")
+            self._live.start()
+        return self.update
+
+    def update(self, message: str) -> None:
+        if self._live is not None:
+            self._live.update(message)
+
+    def __exit__(self, *_: object) -> None:
+        if self._live is not None:
+            self._live.stop()
 
 
 def fails(verdict: str, fail_on: str) -> bool:
@@ -295,8 +368,17 @@ def run(args: argparse.Namespace) -> int:
     pairs, customer_label = build_requests(args)
     settings = build_settings(args)
     model = engine.resolve_model(settings)
-    reviews = review_all([request for _, request in pairs], settings, model)
     why_rules = "--rules-only" if settings.rules_only else "no model configured"
+    if model is not None and args.format != "text" and not (args.rewrite or args.model):
+        # Machine formats don't wait minutes for an offline model unless asked: the verdict, findings and
+        # the verified repair are the rules' anyway.
+        model, why_rules = None, f"--format {args.format} without --rewrite"
+    requests = [request for _, request in pairs]
+    if settings.server and not settings.rules_only and (args.format == "text" or args.rewrite or args.model):
+        reviews = review_remote(requests, settings)
+        model = model or f"(the server at {settings.server})"
+    else:
+        reviews = review_all(requests, settings, model, [draft.label for draft, _ in pairs])
     results = [
         render.Result(label=draft.label, request=request, review=review, customer_label=customer_label)
         for (draft, request), review in zip(pairs, reviews, strict=True)

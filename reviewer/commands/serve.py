@@ -28,10 +28,12 @@ _ENV_BY_FLAG = {
     "api_key": "REVIEWER_API_KEY",
     "fallback_models": "REVIEWER_FALLBACK_MODELS",
     "timeout": "REVIEWER_TIMEOUT_S",
+    "deadline": "REVIEWER_DEADLINE_S",
     "prompt": "REVIEWER_PROMPT",
     "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
     "queue_limit": "REVIEWER_QUEUE_LIMIT",
     "drain_seconds": "REVIEWER_DRAIN_S",
+    "db": "REVIEWER_DB",
 }
 
 
@@ -86,6 +88,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--drain-seconds", type=_positive_float,
                         help="on SIGTERM: waiting reviews get 503 at once, running ones get this long to finish "
                         "(default 8; keep it under your orchestrator's grace period)")
+    parser.add_argument("--db", metavar="FILE",
+                        help="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = no feedback")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)
     parser.set_defaults(handler=run)
@@ -115,6 +119,14 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
     except SettingsProblem as exc:
         raise UsageError(str(exc)) from None
+
+    if settings.db is not None:
+        from reviewer.feedback.store import FeedbackStore, StoreError
+
+        try:
+            FeedbackStore(settings.db).close()  # created and migrated now, so a bad path is one line, not a traceback
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
 
     if not settings.api_keys and not is_loopback(args.host) and not args.insecure_no_auth:
         raise UsageError(

@@ -149,7 +149,7 @@ class Runner:
             current_case.reset(token)
         outcome = CaseOutcome(case, review, latency)
         if self.model != RULES_MODEL:
-            outcome.rules_review = engine.check(case.input)
+            outcome.rules_review = engine.check(case.input, rewrite=False)  # for its judgement only
             answers = self._capture.answers.get(case.id, []) if self._capture else []
             # the first answer that parses as a review (a re-ask may follow an invalid one)
             judged = next((j for j in map(model_judgement, answers) if j is not None), None)

@@ -7,9 +7,11 @@ it was measured to judge better than the rules (``decides`` in its file). Each
 decision carries its probability; below the file's threshold the judge abstains
 (``decided=False``) and the rules' answer stands.
 
-The default judge ships as a separate file (``reviewer/judge/data/default.judge``),
-derived from CC BY-NC-SA 4.0 data (see ``NOTICE`` beside it); ``reviewer train``
-builds one from a team's own labels, and ``REVIEWER_JUDGE`` / ``--judge`` picks it.
+A judge trained on the project's labelled data ships as a separate file
+(``reviewer/judge/data/default.judge``, derived from CC BY-NC-SA 4.0 data: see
+``NOTICE`` beside it); ``reviewer train`` builds one from a team's own labels.
+``REVIEWER_JUDGE`` / ``--judge`` picks one (a path, or ``default``); none runs unless
+asked, because the shipped one measured no better than the rules on unseen brands.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from reviewer.models import CriterionResult, Finding, ReviewRequest, Span, Verdi
 __all__ = ["Applied", "Decision", "Judge", "JudgeFileError", "Judgement", "get", "resolve"]
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "default.judge"
-NONE = "none"  # REVIEWER_JUDGE=none: the rules decide alone
+NONE = "none"  # REVIEWER_JUDGE=none (or unset): the rules decide alone
+DEFAULT = "default"  # REVIEWER_JUDGE=default: the shipped judge
 
 
 @dataclass(frozen=True)
@@ -169,13 +172,15 @@ class Judge:
 
 
 def resolve(choice: str | None = None) -> Path | None:
-    """The judge file in use: ``choice`` or ``REVIEWER_JUDGE`` (a path, or ``none``), else the shipped default."""
+    """The judge file in use: ``choice``, else ``REVIEWER_JUDGE``: a path, ``default`` (the shipped file) or
+    ``none``. Unset means none: measured on brands it was not trained on, the shipped judge does not beat
+    the rules alone (README, "The learned judge"), so the fast rules path is the default."""
     chosen = (choice if choice is not None else os.environ.get("REVIEWER_JUDGE", "")).strip()
-    if chosen.lower() == NONE:
+    if not chosen or chosen.lower() == NONE:
         return None
-    if chosen:
-        return Path(chosen)
-    return DEFAULT_PATH if DEFAULT_PATH.is_file() else None
+    if chosen.lower() == DEFAULT:
+        return DEFAULT_PATH
+    return Path(chosen)
 
 
 @lru_cache(maxsize=4)

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 
 from reviewer import cpu, engine, rubric
 from reviewer.config import Settings, SettingsProblem, load_settings
+from reviewer.feedback.store import FeedbackStore
 from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
+from reviewer.service import feedback, pages
 from reviewer.service.admission import Abandoned, Admission, Ticket
 from reviewer.service.auth import PROTECTED_PREFIX, SCHEME_NAME, SECURITY_SCHEME
 from reviewer.service.draining import on_shutdown_signal
@@ -127,6 +129,7 @@ class Service:
         )
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
+        self.store = FeedbackStore(settings.db) if settings.db else None
 
     async def prompts(self) -> PromptsResponse:
         if self.prompt_catalogue is None:
@@ -282,6 +285,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             restore_signals()
             cpu.shutdown()
+            if service.store is not None:
+                service.store.close()
 
     # /docs and /redoc from Swagger UI's and ReDoc's files inside the fastapi-offline wheel: no CDN, works offline.
     app = FastAPIOffline(
@@ -312,6 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         review_request = await read_review_request(request)
         async with service.admission.admit(1 if service.model else 0) as ticket:
             review = await service.full_review(review_request, ticket)
+        review = await feedback.remember(service.store, review_request, review)
         service.note(request, review_request, review)
         return _json(review)
 
@@ -325,7 +331,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def check(request: Request) -> Response:
         review_request = await read_review_request(request)
-        review = await engine.acheck(review_request, settings)
+        # as-you-type: the repair is /v1/reviews' job
+        review = await engine.acheck(review_request, settings, rewrite=False)
         service.note(request, review_request, review)
         return _json(review)
 
@@ -400,6 +407,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(feedback.router(service.store, (401,) if settings.api_keys else ()))
+    app.include_router(pages.router())
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_spec(FastAPI.openapi(app), bool(settings.api_keys))
@@ -416,6 +426,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_keys=settings.api_keys,
         insecure_no_auth=settings.insecure_no_auth,
     )
+    if settings.cors_origins:  # outermost: answers a browser's preflight before the API key is asked for
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     return app
 
 
