@@ -61,6 +61,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._rejection: tuple[int, str, str] | None = None
         self._read_timer: asyncio.TimerHandle | None = None
+        self._began = False  # bytes of a request arrived since the connection opened or the last response
         self._max_head_bytes, self._max_headers, self._read_timeout_s = limits()
 
     # -- the read deadline -------------------------------------------------------------------------
@@ -78,7 +79,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._read_timer = None
         if self.transport.is_closing():
             return
-        if self.cycle is not None and self.cycle.response_started:
+        if (self.cycle is not None and self.cycle.response_started) or not self._began:
+            # Nothing of a new request arrived (an idle or preconnected socket): close without a 408, which a
+            # browser would read as the answer to the request it sends on that socket next.
             self.transport.close()
             return
         self._reject(408, "request_timeout", f"The request was not complete within {self._read_timeout_s:g} s.")
@@ -102,6 +105,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
+        self._began = True
         super().data_received(data)
         if not self._head_done and not self.transport.is_closing():
             self._head_bytes += len(data)
@@ -139,5 +143,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._began = False
         if not self.transport.is_closing():
             self._arm_read_timer()
