@@ -10,12 +10,13 @@ is an error, so a typo never silently leaves a default in place.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -24,6 +25,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
 
 CONFIG_ENV = "REVIEWER_CONFIG"
 CONFIG_NAME = "reviewer.toml"
@@ -130,6 +132,13 @@ class Settings(BaseSettings):
     max_rewrite_reasks: int = Field(default=2, ge=0, le=5)
     deadline_s: float = Field(default=120.0, gt=0, description="Overall budget for one review's model calls.")
     prompt: str = "review@v1"
+    cpu_processes: bool = Field(
+        default=True, description="Service: run long rules passes in worker processes (one per core), not threads."
+    )
+    rules_budget_s: float = Field(
+        default=2.0, gt=0, description="Time one rules pass may take (queued on the CPU pool included) in async "
+        "reviews; beyond it the review is refused (HTTP 503 rules_timeout), never left hanging.",
+    )
     backoff_initial_s: float = Field(default=0.5, ge=0, description="First transport-retry wait; doubles, with jitter.")
     backoff_max_s: float = Field(default=8.0, ge=0, description="Longest retry wait unless Retry-After says more.")
     json_schema: bool | None = Field(
@@ -161,6 +170,19 @@ class Settings(BaseSettings):
     queue_limit: int = Field(default=64, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_content: bool = False
+    max_head_bytes: int = Field(default=16 * 1024, ge=1024, description="Request line and headers, at most.")
+    max_headers: int = Field(default=100, ge=10)
+    read_timeout_s: float = Field(
+        default=10.0, gt=0, description="From connection (or the last response) to the whole request, body included."
+    )
+    drain_s: float = Field(
+        default=8.0, gt=0, le=300,
+        description="On SIGTERM: waiting reviews get 503 at once; running ones get this long to finish (their "
+        "model calls are given up a moment before, and they get the rules review, marked degraded).",
+    )
+    insecure_no_auth: bool = Field(
+        default=False, description="Serve /v1/ without API keys on a non-loopback address (--insecure-no-auth)."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins whose pages may call the API from a browser (REVIEWER_CORS_ORIGINS, comma-separated), "
@@ -232,3 +254,30 @@ def explain(settings: Settings, flags: dict[str, Any]) -> list[Origin]:
             value = "***" if isinstance(value, str) else ["***"] * len(value)
         origins.append(Origin(name, value, source))
     return origins
+
+
+class SettingsProblem(ValueError):
+    """A ``REVIEWER_*`` variable that cannot be read, said in one line (callers exit 2 with it)."""
+
+
+def load_settings() -> Settings:
+    """``Settings()`` from the config file and the environment; ``SettingsProblem`` in one line when one is bad.
+
+    pydantic-settings raises ``SettingsError`` (with a 40-line traceback behind it) for a value it
+    cannot decode, such as malformed JSON in ``REVIEWER_MODEL_API_BASES``, and ``ValidationError``
+    for one out of range: both become one line.
+    """
+    try:
+        return Settings()
+    except ConfigFileError as exc:
+        raise SettingsProblem(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
+        field = ".".join(str(part) for part in first["loc"])
+        raise SettingsProblem(f"invalid setting {name} ({field} in a config file): {first['msg']}") from None
+    except SettingsError as exc:
+        named = re.search(r'field "(\w+)"', str(exc))
+        name = f"REVIEWER_{named.group(1).upper()}" if named else "a REVIEWER_* variable"
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise SettingsProblem(f"invalid setting {name}: cannot parse its value{cause}") from None

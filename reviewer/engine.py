@@ -85,6 +85,17 @@ def check(
     return review
 
 
+async def acheck(request: ReviewRequest, settings: Settings | None = None, *, rewrite: bool = True) -> Review:
+    """``check`` on the CPU pool, within ``settings.rules_budget_s`` (raises ``cpu.BudgetExceeded``);
+    a short request is checked in place (see ``cpu.small``)."""
+    from reviewer import cpu
+
+    settings = settings or Settings()
+    if cpu.small(request.draft, request.customer_message):
+        return check(request, judge=settings.judge, rewrite=rewrite)
+    return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge, rewrite=rewrite)
+
+
 def resolve_model(settings: Settings) -> str | None:
     """Which model a full review uses: an explicit one, else the embedded local model when installed, else none.
 
@@ -136,7 +147,7 @@ async def areview(
     settings = settings or Settings()
     model = resolve_model(settings)
     if model is None:
-        return check(request)
+        return await acheck(request, settings)
     from reviewer.model_review import model_review
 
     return await model_review(request, settings, model, completion, trust)

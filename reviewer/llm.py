@@ -218,10 +218,23 @@ def parse_retry_after(value: str) -> float | None:
 
 
 def describe_error(exc: BaseException) -> str:
+    """A failed call in a few words: error class, HTTP status, provider; never the error's own text.
+
+    The text comes from the upstream server and reaches the API caller in ``engine.degraded_reason``:
+    an upstream that echoes the request (its ``Authorization`` header, the prompt) would leak the
+    provider key or the customer's words. The class and status say what happened; the text stays out
+    (except for this package's own errors, whose text we wrote).
+    """
     status = status_of(exc)
-    name = type(exc).__name__
-    text = str(exc).replace("\n", " ")[:200]
-    return f"{name}{f' {status}' if status else ''}: {text}"
+    provider = getattr(exc, "llm_provider", None)
+    parts = [type(exc).__name__]
+    if status:
+        parts.append(str(status))
+    if isinstance(provider, str) and provider.isidentifier():
+        parts.append(f"from {provider}")
+    if type(exc).__module__.startswith("reviewer."):  # our own errors (the local model's) say nothing secret
+        parts.append(f"({str(exc)[:200]})")
+    return " ".join(parts)
 
 
 # -- the caller --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from reviewer import llm, merge, prompts, repair, rewrite, rubric, rules
+from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
 from reviewer.engine import build_review
 from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
@@ -30,7 +30,10 @@ async def model_review(
     trust: merge.TrustMap | None,
 ) -> Review:
     started = time.perf_counter()
-    found = rules.run(request)
+    if cpu.small(request.draft, request.customer_message):
+        found = rules.run(request)
+    else:
+        found = await cpu.run(settings.rules_budget_s, rules.run, request)
     repaired = repair.repair(request, found)  # milliseconds; what is returned when no model's rewrite does better
     caller = llm.ModelCaller(settings, completion)
     engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
@@ -219,7 +222,7 @@ async def _verified_rewrite(
 ) -> Rewrite:
     """Check the rewrite; re-ask the same model with the exact problems, bounded; else return it unverified."""
     attempts = 1
-    problems = rewrite.problems(request, text, meant_to_fix)
+    problems = await _problems(settings, request, text, meant_to_fix)
     while problems and attempts <= settings.max_rewrite_reasks:
         def fix_messages(
             schema: dict[str, Any] | None, current: str = text, listed: list[str] = problems
@@ -237,10 +240,17 @@ async def _verified_rewrite(
             break
         attempts += 1
         text = fixed.rewrite
-        problems = rewrite.problems(request, text, meant_to_fix)
+        problems = await _problems(settings, request, text, meant_to_fix)
     status: Literal["verified", "unverified"] = "unverified" if problems else "verified"
     kept = rewrite.kept_facts(request, text)
     return Rewrite(text=text, status=status, problems=problems, attempts=attempts, facts_kept=kept)
+
+
+async def _problems(settings: Settings, request: ReviewRequest, text: str, meant_to_fix: Sequence[str]) -> list[str]:
+    """``rewrite.problems``, on the CPU pool unless the texts are short."""
+    if cpu.small(request.draft, request.customer_message, text):
+        return rewrite.problems(request, text, meant_to_fix)
+    return await cpu.run(settings.rules_budget_s, rewrite.problems, request, text, list(meant_to_fix))
 
 
 def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:

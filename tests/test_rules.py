@@ -463,9 +463,32 @@ def test_a_draft_in_another_language_gets_only_what_the_rules_can_read() -> None
     assert [f.severity for f in german.findings] == ["error"]
 
 
-def test_stated_language_wins_over_the_words() -> None:
-    request = ReviewRequest(draft="Sorry about that, we'll fix it today.", context={"language": "de"})
-    assert all(c.status == "na" or not c.decided or c.id == "apologizes" for c in rules.run(request).criteria)
+def test_a_language_tag_cannot_switch_the_english_rules_off() -> None:
+    """The tag may add the English judgement, never remove it: an English draft tagged "de" is judged as
+    English (the issue-15 floor), and a German draft tagged "en" is read by the English rules too."""
+    english = "Sorry about that, we'll fix it today."
+    tagged = rules.run(ReviewRequest(draft=english, context={"language": "de"}))
+    untagged = rules.run(ReviewRequest(draft=english))
+    assert [(c.id, c.status, c.decided) for c in tagged.criteria] == \
+        [(c.id, c.status, c.decided) for c in untagged.criteria]
+    german = "Es tut uns leid, dass Ihr Paket zu spät kam. Wir senden Ihnen heute ein neues."
+    assert any(c.decided and c.status == "fail" and c.id == "thanks-customer"
+               for c in rules.run(ReviewRequest(draft=german, context={"language": "en"})).criteria)
+    assert not any(c.decided and c.id == "thanks-customer" for c in rules.run(ReviewRequest(draft=german)).criteria)
+
+
+def test_words_of_another_language_cannot_hide_the_english() -> None:
+    draft = "I'm sorry you feel that way. Per our policy, there is nothing we can do. Nice try."
+    padding = " der die das und ist nicht sie ich wir mit für dass ein eine bitte ihre ihnen leider uns" * 5
+    plain, padded = rules.run(ReviewRequest(draft=draft)), rules.run(ReviewRequest(draft=draft + padding))
+    assert {f.rule_id for f in plain.findings} <= {f.rule_id for f in padded.findings}
+    assert [(c.id, c.status) for c in padded.criteria] == [(c.id, c.status) for c in plain.criteria]
+
+
+def test_other_language_apology_words_are_no_evidence_in_english() -> None:
+    """"excuses" is a Dutch apology and an English noun: it must not make an English draft apologise."""
+    result = rules.run(ReviewRequest(draft="We make no excuses here. The parcel is with the courier now."))
+    assert next(c for c in result.criteria if c.id == "apologizes").status == "fail"
 
 
 def test_prefilter_cache_is_fresh() -> None:

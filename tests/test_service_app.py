@@ -20,6 +20,7 @@ from reviewer.cli import main
 from reviewer.commands import serve
 from reviewer.config import Settings
 from reviewer.models import Review, ReviewRequest
+from reviewer.service import auth
 from reviewer.service.app import create_app
 from reviewer.service.auth import key_matches
 from reviewer.service.logs import JsonFormatter
@@ -247,7 +248,7 @@ def test_bad_serve_input_is_one_line_and_exit_2(
                                                ("127.0.0.2", True), ("0.0.0.0", False), ("::", False),
                                                ("192.168.1.5", False), ("example.org", False)])  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
-    assert serve.is_loopback(host) is loopback
+    assert auth.is_loopback(host) is loopback
 
 
 def test_the_embedded_model_runs_one_review_at_a_time_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:

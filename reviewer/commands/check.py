@@ -267,16 +267,12 @@ def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def build_settings(args: argparse.Namespace) -> Settings:
     """Settings from the config file and the environment, with the command-line flags winning."""
-    from pydantic import ValidationError
-
-    from reviewer.config import ConfigFileError, Settings
+    from reviewer.config import SettingsProblem, load_settings
 
     try:
-        settings = Settings()
-    except ConfigFileError as exc:
+        settings = load_settings()
+    except SettingsProblem as exc:
         raise UsageError(str(exc)) from None
-    except ValidationError as exc:
-        raise UsageError(f"invalid setting (REVIEWER_* or config file): {_validation_message(exc)}") from None
     return settings.with_overrides(**flag_settings(args))
 
 

@@ -62,15 +62,14 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
 
-    from pydantic import ValidationError
 
-    from reviewer.config import Settings
+    from reviewer.config import SettingsProblem, load_settings
     from reviewer.evaluation.suite import EvalOptions, EvalUsageError, run_eval_sync
 
     try:
-        settings = Settings().with_overrides(api_base=args.api_base)
-    except ValidationError as exc:
-        raise UsageError(f"bad setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+        settings = load_settings().with_overrides(api_base=args.api_base)
+    except SettingsProblem as exc:
+        raise UsageError(str(exc)) from None
     options = EvalOptions(
         cases=args.cases, model=args.model, prompt=args.prompt, concurrency=args.concurrency,
         baseline=args.baseline, update_baseline=args.update_baseline, tolerances=args.tolerances, out=args.out,

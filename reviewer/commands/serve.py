@@ -10,14 +10,16 @@ Without API keys the service is open, so it listens on loopback only unless
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import math
 import os
 from typing import Any
 
 from reviewer.cli import UsageError
 from reviewer.commands.model_flags import add_model_flags
+from reviewer.service.auth import is_loopback
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
+HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
 
 # flag attribute -> environment variable the workers read
 _ENV_BY_FLAG = {
@@ -30,6 +32,7 @@ _ENV_BY_FLAG = {
     "prompt": "REVIEWER_PROMPT",
     "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
     "queue_limit": "REVIEWER_QUEUE_LIMIT",
+    "drain_seconds": "REVIEWER_DRAIN_S",
     "db": "REVIEWER_DB",
 }
 
@@ -54,6 +57,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < number <= 300:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 300: {value!r}")
+    return number
+
+
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "serve",
@@ -72,21 +85,14 @@ def add_parser(sub: Any) -> None:
                         help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
                         "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
+    parser.add_argument("--drain-seconds", type=_positive_float,
+                        help="on SIGTERM: waiting reviews get 503 at once, running ones get this long to finish "
+                        "(default 8; keep it under your orchestrator's grace period)")
     parser.add_argument("--db", metavar="FILE",
                         help="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = no feedback")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)
     parser.set_defaults(handler=run)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost': addresses other machines cannot reach."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> None:
@@ -97,26 +103,22 @@ def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ
             environ[variable] = str(value)
     if args.rules_only:
         environ["REVIEWER_RULES_ONLY"] = "true"
+    if getattr(args, "insecure_no_auth", False):
+        environ["REVIEWER_INSECURE_NO_AUTH"] = "true"
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
     import logging.config
 
-    from pydantic import ValidationError
 
     export_flags(args, os.environ)
-    from reviewer.config import ConfigFileError, Settings
+    from reviewer.config import SettingsProblem, load_settings
 
     try:
-        settings = Settings()
-    except ConfigFileError as exc:
+        settings = load_settings()
+    except SettingsProblem as exc:
         raise UsageError(str(exc)) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
-        field = ".".join(str(part) for part in first["loc"])
-        raise UsageError(f"invalid setting {name} ({field} in a config file): {first['msg']}") from None
 
     if settings.db is not None:
         from reviewer.feedback.store import FeedbackStore, StoreError
@@ -134,17 +136,11 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from reviewer.service.logs import SERVICE_LOGGER, log_config
+    from reviewer.service.logs import log_config
 
     config = log_config(args.log_level)
     logging.config.dictConfig(config)
-    log = logging.getLogger(SERVICE_LOGGER)
-    if not settings.api_keys:
-        where = "listening on loopback only" if is_loopback(args.host) else f"OPEN on {args.host} (--insecure-no-auth)"
-        log.warning(
-            f"authentication is off: no REVIEWER_API_KEYS configured; {where}",
-            extra={"host": args.host, "port": args.port},
-        )
+    # (without keys, the app factory logs that authentication is off, once per worker)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -154,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         log_config=config,
         access_log=False,
         server_header=False,
+        http=HTTP_PROTOCOL,
+        timeout_graceful_shutdown=math.ceil(settings.drain_s),  # the app gives up running work before
         # The standard asyncio loop, even when uvloop is installed: under overload uvloop runs the keep-alive
         # timer before reading the next request, closing busy keep-alive connections (measured in the bench).
         loop="asyncio",

@@ -15,7 +15,7 @@ from reviewer.models import CriterionResult, Finding, ReviewRequest, Severity
 from reviewer.rules.criteria import CriterionJudge
 from reviewer.rules.loader import Rule, load_rules
 from reviewer.rules.matching import Match, Matches, RuleSet, finding_for, match_rules
-from reviewer.rules.text import Prepared, looks_english, prepare
+from reviewer.rules.text import Prepared, has_english, prepare
 
 RULES_VERSION = "1.5.0"
 
@@ -47,9 +47,11 @@ def run(request: ReviewRequest) -> RulesResult:
     customer_text = request.customer_message
     customer = prepare(customer_text, mask_quotes=False) if customer_text and customer_text.strip() else None
     english = _is_english(request, draft)
-    if customer is not None and not looks_english(customer.lower):
+    if customer is not None and not has_english(customer.lower):
         customer = None  # the customer-message rules read English only
-    matches = match_rules(english_rules() if english else other_language_rules(), draft, customer)
+    matches = match_rules(all_rules(), draft, customer)
+    if english:
+        _drop_other_language_signals(matches)
 
     fake = [m for rid, hits in matches.by_rule.items() if rid.startswith(("fake-apology.", "hedged-apology."))
             for m in hits]
@@ -69,23 +71,34 @@ def run(request: ReviewRequest) -> RulesResult:
 
 
 @lru_cache(maxsize=1)
-def english_rules() -> RuleSet:
-    """The rules that read English (all but the few written for other languages)."""
-    return RuleSet(tuple(r for r in rules() if not r.any_language))
+def all_rules() -> RuleSet:
+    """Every rule, English and other languages: all of them read every draft, so no language tag and
+    no words of another language can switch a rule off (``context.language`` may only add)."""
+    return RuleSet(rules())
 
 
-@lru_cache(maxsize=1)
-def other_language_rules() -> RuleSet:
-    """The rules that read drafts in other languages."""
-    return RuleSet(tuple(r for r in rules() if r.any_language))
+def _drop_other_language_signals(matches: Matches) -> None:
+    """In English text the other languages' *evidence* (an apology word such as "excuses" or "pardon")
+    would only ever raise the verdict; their findings (errors, warnings) always stand."""
+    for name, hits in list(matches.by_signal.items()):
+        kept = [m for m in hits if not m.rule.any_language]
+        if kept:
+            matches.by_signal[name] = kept
+        else:
+            del matches.by_signal[name]
+    for rule_id in [rid for rid, hits in matches.by_rule.items() if hits[0].rule.any_language
+                    and hits[0].rule.severity is None]:
+        del matches.by_rule[rule_id]
 
 
 def _is_english(request: ReviewRequest, draft: Prepared) -> bool:
-    """The stated language wins; without one, the draft's own words decide."""
-    language = request.context.language
-    if language:
-        return language.lower().startswith("en")
-    return looks_english(draft.lower)
+    """Whether the English rules judge what is missing (no apology, no thanks, no next step).
+
+    A draft with English in it is judged as English whatever its tag says; a tag of ``en`` makes any
+    draft English. A tag can add the English judgement, never take it away.
+    """
+    language = (request.context.language or "").lower()
+    return language.startswith("en") or has_english(draft.lower)
 
 
 def _findings(matches: Matches, conditions: dict[str, bool]) -> list[Finding]:

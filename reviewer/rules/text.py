@@ -49,6 +49,12 @@ _OTHER_LIST = (
 _OTHER_WORDS = frozenset(_OTHER_LIST.split())
 
 
+# The English words above that the other languages do not use as words of their own ("a", "in", "is", "was",
+# "will", "me", "on", "we" …) nor borrow ("sorry", "thanks", "please", "hi" …): one of them is English in the text.
+_SHARED_OR_BORROWED = "a an in is was will me on we i hi hello sorry thanks thank please help so"
+_ENGLISH_ONLY = _ENGLISH_WORDS - frozenset(_SHARED_OR_BORROWED.split())
+
+
 def looks_english(lower: str) -> bool:
     """Whether a (lower-cased) text reads as English: at least as many English function words as
     words of the other languages; short texts are given the benefit of the doubt."""
@@ -58,6 +64,18 @@ def looks_english(lower: str) -> bool:
     english = sum(map(_ENGLISH_WORDS.__contains__, words))
     other = sum(map(_OTHER_WORDS.__contains__, words))
     return english >= other
+
+
+def has_english(lower: str) -> bool:
+    """Whether a (lower-cased) text has English in it: it reads as English, or it holds a word only
+    English uses ("the", "you", "with" …), however many words of other languages surround it.
+
+    This decides whether the English rules' judgement of absences (no apology, no thanks, no next
+    step) applies; padding a draft with another language's words cannot make its English disappear.
+    """
+    if looks_english(lower):
+        return True
+    return any(map(_ENGLISH_ONLY.__contains__, re.findall(r"[a-z]+", lower)))
 
 
 @dataclass(frozen=True)

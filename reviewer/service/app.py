@@ -11,24 +11,26 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from reviewer import engine, rubric
-from reviewer.config import Settings
+from reviewer import cpu, engine, rubric
+from reviewer.config import Settings, SettingsProblem, load_settings
 from reviewer.feedback.store import FeedbackStore
 from reviewer.models import MAX_CUSTOMER_CHARS, MAX_DRAFT_CHARS, Review, ReviewRequest
 from reviewer.service import feedback, pages
-from reviewer.service.admission import Admission
+from reviewer.service.admission import Abandoned, Admission, Ticket
 from reviewer.service.auth import PROTECTED_PREFIX, SCHEME_NAME, SECURITY_SCHEME
-from reviewer.service.errors import ApiError, ErrorBody, error_responses, install_error_handlers
+from reviewer.service.draining import on_shutdown_signal
+from reviewer.service.errors import RULES_TIMEOUT, ApiError, ErrorBody, error_responses, install_error_handlers
 from reviewer.service.logs import SERVICE_LOGGER
 from reviewer.service.metrics import Metrics
 from reviewer.service.middleware import LOG_SCOPE_KEY, ServiceMiddleware
@@ -71,16 +73,31 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def read_review_request(request: Request) -> ReviewRequest:
-    """The body as a ReviewRequest; errors become the same 422 as FastAPI's own validation gives."""
+BATCH_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}},
+    }
+}
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+async def read_body(request: Request, model: type[BodyT]) -> BodyT:
+    """The body as ``model``, parsed by pydantic's JSON parser (the same on every route, so a lone surrogate
+    or any other JSON oddity gets the same answer everywhere); errors become FastAPI's 422 shape."""
     body = await request.body()
     if not _is_json(request.headers.get("content-type")):
         raise ApiError(422, "Send the body as JSON with 'Content-Type: application/json'.", code="invalid_request")
     try:
-        return ReviewRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
         raise RequestValidationError(errors) from None
+
+
+async def read_review_request(request: Request) -> ReviewRequest:
+    return await read_body(request, ReviewRequest)
 
 
 def running_limit(settings: Settings, model: str | None) -> int:
@@ -104,7 +121,12 @@ class Service:
         self.settings = settings
         self.model = engine.resolve_model(settings)
         self.metrics = Metrics()
-        self.admission = Admission(running_limit(settings, self.model), settings.queue_limit, self.metrics)
+        self.admission = Admission(
+            running_limit(settings, self.model),
+            settings.queue_limit,
+            self.metrics,
+            deadline_s=settings.deadline_s,
+        )
         self.probe = ModelProbe(settings.api_base)
         self.prompt_catalogue: PromptsResponse | None = None
         self.store = FeedbackStore(settings.db) if settings.db else None
@@ -124,28 +146,51 @@ class Service:
         if self.settings.log_content and review_request is not None:
             entry["content"] = {"draft": review_request.draft, "customer_message": review_request.customer_message}
 
-    async def full_review(self, review_request: ReviewRequest) -> Review:
-        """One full review; model-backed ones hold a concurrency slot while they run."""
+    async def full_review(self, review_request: ReviewRequest, ticket: Ticket) -> Review:
+        """One full review; model-backed ones hold a concurrency slot while they run (see ``Admission``)."""
         if self.model is None:
             review = await engine.areview(review_request, self.settings)
         else:
-            async with self.admission.slot():
-                review = await engine.areview(review_request, self.settings)
+            async with self.admission.slot(ticket):
+                try:
+                    review = await self.admission.unless_abandoned(engine.areview(review_request, self.settings))
+                except Abandoned:
+                    review = await engine.acheck(review_request, self.settings)
+                    review.engine.degraded = True
+                    review.engine.degraded_reason = "the server is shutting down: the model call was given up"
         self.metrics.observe_review(review)
         return review
 
-    async def batch_item(self, index: int, review_request: ReviewRequest) -> BatchItem:
+    async def batch_item(self, index: int, review_request: ReviewRequest, ticket: Ticket) -> BatchItem:
         """One item of a batch: an unexpected exception becomes this item's error, not the batch's."""
         try:
-            return BatchItem(index=index, review=await self.full_review(review_request))
+            return BatchItem(index=index, review=await self.full_review(review_request, ticket))
         except asyncio.CancelledError:
             raise
+        except ApiError as exc:  # e.g. no slot within the deadline: this item is refused, the others go on
+            return BatchItem(index=index, error=ErrorBody(code=exc.code, message=exc.message))
+        except cpu.BudgetExceeded as exc:
+            return BatchItem(index=index, error=ErrorBody(code=RULES_TIMEOUT, message=f"{exc}; retry shortly."))
         except Exception as exc:
             self.metrics.review_errors.inc()
             log.error("batch item failed", extra={"item": index, "exc_type": type(exc).__name__})
             return BatchItem(
                 index=index, error=ErrorBody(code="review_failed", message="This item could not be reviewed.")
             )
+
+    def begin_drain(self) -> None:
+        """SIGTERM: refuse what waits, let what runs finish within ``drain_s`` (model calls given up just before)."""
+        if self.admission.draining:
+            return
+        self.admission.drain()
+        give_up_in = max(0.0, self.settings.drain_s - ABANDON_MARGIN_S)
+        asyncio.get_running_loop().call_later(give_up_in, self.admission.abandon)
+        log.info("draining", extra={"running": self.admission.pending, "drain_s": self.settings.drain_s})
+
+
+# Running reviews' model calls are given up this long before the drain period ends, so their (degraded)
+# answers are written before uvicorn closes what is left.
+ABANDON_MARGIN_S = 1.5
 
 
 def load_prompt_catalogue(default: str) -> PromptsResponse:
@@ -188,11 +233,12 @@ def document_spec(spec: dict[str, Any], keys_required: bool) -> dict[str, Any]:
                 for operation in operations.values():
                     operation["security"] = [{SCHEME_NAME: []}]
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    if "ReviewRequest" not in schemas:  # referenced by REVIEW_REQUEST_BODY, whichever route brings it in
-        schema = ReviewRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.pop("$defs", {}).items():
-            schemas.setdefault(name, definition)
-        schemas["ReviewRequest"] = schema
+    for model in (ReviewRequest, BatchRequest):  # the bodies the routes parse themselves (see read_body)
+        if model.__name__ not in schemas:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in schema.pop("$defs", {}).items():
+                schemas.setdefault(name, definition)
+            schemas[model.__name__] = schema
     properties = schemas["ReviewRequest"].get("properties", {})
     if "draft" in properties:
         properties["draft"].update(minLength=1, maxLength=MAX_DRAFT_CHARS, pattern=_NOT_BLANK)
@@ -221,6 +267,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _warm_up(service.model)
         service.prompt_catalogue = load_prompt_catalogue(settings.prompt)
+        restore_signals = on_shutdown_signal(service.begin_drain)
+        if settings.cpu_processes and not await cpu.use_processes():
+            log.warning("rules worker processes could not start; long drafts are checked on threads")
         log.info(
             "service ready",
             extra={
@@ -231,9 +280,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "queue_limit": settings.queue_limit,
             },
         )
-        yield
-        if service.store is not None:
-            service.store.close()
+        try:
+            yield
+        finally:
+            restore_signals()
+            cpu.shutdown()
+            if service.store is not None:
+                service.store.close()
 
     # /docs and /redoc from Swagger UI's and ReDoc's files inside the fastapi-offline wheel: no CDN, works offline.
     app = FastAPIOffline(
@@ -262,8 +315,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def create_review(request: Request) -> Response:
         review_request = await read_review_request(request)
-        async with service.admission.admit(1 if service.model else 0):
-            review = await service.full_review(review_request)
+        async with service.admission.admit(1 if service.model else 0) as ticket:
+            review = await service.full_review(review_request, ticket)
         review = await feedback.remember(service.store, review_request, review)
         service.note(request, review_request, review)
         return _json(review)
@@ -271,14 +324,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/v1/check",
         response_model=Review,
-        responses={**v1_errors, **_BODY_ERRORS},
+        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
         summary="The rules engine alone: instant, deterministic, for as-you-type feedback.",
         tags=["reviews"],
         openapi_extra=REVIEW_REQUEST_BODY,
     )
     async def check(request: Request) -> Response:
         review_request = await read_review_request(request)
-        review = engine.check(review_request, rewrite=False)  # as-you-type: the repair is /v1/reviews' job
+        # as-you-type: the repair is /v1/reviews' job
+        review = await engine.acheck(review_request, settings, rewrite=False)
         service.note(request, review_request, review)
         return _json(review)
 
@@ -288,10 +342,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
         summary="Up to 50 full reviews, run concurrently; results in request order, one failure never fails the rest.",
         tags=["reviews"],
+        openapi_extra=BATCH_REQUEST_BODY,
     )
-    async def review_batch(batch: BatchRequest, request: Request) -> Response:
-        async with service.admission.admit(len(batch.requests) if service.model else 0):
-            results = await asyncio.gather(*(service.batch_item(i, r) for i, r in enumerate(batch.requests)))
+    async def review_batch(request: Request) -> Response:
+        batch = await read_body(request, BatchRequest)
+        async with service.admission.admit(len(batch.requests) if service.model else 0) as ticket:
+            results = await asyncio.gather(
+                *(service.batch_item(i, r, ticket) for i, r in enumerate(batch.requests))
+            )
         entry = request.scope.setdefault(LOG_SCOPE_KEY, {})
         entry["items"] = len(results)
         entry["verdicts"] = [item.review.verdict if item.review else None for item in results]
@@ -325,8 +383,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz", response_model=Ready, responses=error_responses(503), tags=["operations"])
     async def readyz() -> Response:
         """Ready in rules-only mode, or when the model's API base accepts connections (cached probe, never hangs)."""
+        if service.admission.draining:
+            raise ApiError(503, "The reviewer is shutting down.", code="shutting_down")
         if service.model is None:
             return _json(Ready(mode="rules", probe="rules-only mode: no model to reach"))
+        if service.admission.full:
+            raise ApiError(503, "The review queue is full.", code="overloaded",
+                           headers={"Retry-After": str(service.admission.retry_after_s)})
         result = await service.probe.result()
         if not result.reachable:
             raise ApiError(503, f"The model is not reachable: {result.detail}.", code="model_unreachable")
@@ -361,6 +424,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         known_paths=known,
         api_keys=settings.api_keys,
+        insecure_no_auth=settings.insecure_no_auth,
     )
     if settings.cors_origins:  # outermost: answers a browser's preflight before the API key is asked for
         from starlette.middleware.cors import CORSMiddleware
@@ -377,5 +441,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory (``reviewer.service.app:app_from_env``): settings from ``REVIEWER_*``, one app per worker."""
-    return create_app(Settings())
+    """uvicorn factory (``reviewer.service.app:app_from_env``): settings from ``REVIEWER_*``, one app per worker.
+
+    A bad setting is one line on stderr and exit code 2, as from the CLI; without API keys the app
+    answers /v1/ on loopback addresses only (see ``ServiceMiddleware``), and says so.
+    """
+    try:
+        settings = load_settings()
+    except SettingsProblem as exc:
+        print(f"reviewer: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not settings.api_keys:
+        log.warning(
+            "authentication is off: no REVIEWER_API_KEYS configured; /v1/ answers on loopback only"
+            if not settings.insecure_no_auth
+            else "authentication is off: REVIEWER_INSECURE_NO_AUTH serves /v1/ open on every address"
+        )
+    return create_app(settings)

@@ -9,6 +9,7 @@ before the body is read, for every path under ``/v1/``.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Sequence
 
 PROTECTED_PREFIX = "/v1/"
@@ -18,6 +19,32 @@ SECURITY_SCHEME = {
     "scheme": "bearer",
     "description": "One of the keys in REVIEWER_API_KEYS (comma-separated; several allow rotation).",
 }
+
+
+NO_KEYS_OFF_LOOPBACK = (
+    "This server has no API keys and answers /v1/ on loopback addresses only: set REVIEWER_API_KEYS "
+    "(or REVIEWER_INSECURE_NO_AUTH=true to serve it open)."
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 (also IPv4-mapped) and 'localhost': addresses other machines cannot reach."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def arrived_on_loopback(server: tuple[str, int | None] | list[object] | None) -> bool:
+    """Whether a request's local address (ASGI ``scope["server"]``) is loopback; a Unix socket counts as local."""
+    if not server or server[1] is None:
+        return True
+    return is_loopback(str(server[0]))
 
 
 def key_matches(presented: str, keys: Sequence[str]) -> bool:

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reviewer.cpu import BudgetExceeded
+
 
 class ErrorBody(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. 'invalid_request', 'unauthorized'.")
@@ -30,12 +32,17 @@ CODES_BY_STATUS: dict[int, str] = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     422: "invalid_request",
     429: "too_many_requests",
+    431: "headers_too_large",
     500: "internal_error",
     503: "unavailable",
 }
+
+
+RULES_TIMEOUT = "rules_timeout"
 
 
 class ApiError(Exception):
@@ -120,6 +127,10 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"Method {request.method} is not allowed on {request.url.path}."
         return error_response(exc.status_code, code, detail, None, dict(exc.headers or {}))
 
+    async def on_rules_budget(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(503, RULES_TIMEOUT, f"{exc}; retry shortly.", None, {"Retry-After": "1"})
+
+    app.add_exception_handler(BudgetExceeded, on_rules_budget)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
@@ -131,7 +142,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid API key.",
         413: "Body larger than the configured limit.",
         422: "Invalid JSON or fields; `field` names the first offending one.",
-        503: "Over capacity (see `Retry-After`) or not ready.",
+        503: "Over capacity, shutting down or the rules over their time budget (see `Retry-After`), or not ready.",
     }
     return {
         status: {"model": ErrorResponse, "description": descriptions.get(status, CODES_BY_STATUS.get(status, ""))}

@@ -53,6 +53,14 @@ class Metrics:
         )
         self.in_flight = Gauge("reviewer_model_reviews_in_flight", "Model-backed reviews running now.", registry=r)
         self.queued = Gauge("reviewer_model_reviews_queued", "Model-backed reviews waiting for a slot.", registry=r)
+        self.queue_wait = Histogram(
+            "reviewer_queue_wait_seconds", "Time a model-backed review waited for a slot.",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.queue_wait_max = Gauge(
+            "reviewer_queue_wait_max_seconds", "The longest wait for a slot since the worker started.", registry=r
+        )
+        self._queue_wait_max = 0.0
 
     def observe_request(self, route: str, method: str, status: int, elapsed_s: float) -> None:
         """Count one HTTP request; label children are cached (``labels()`` is the costly part)."""
@@ -65,6 +73,12 @@ class Metrics:
         if histogram is None:
             histogram = self._latency_children[route] = self.latency.labels(route)
         histogram.observe(elapsed_s)
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        self.queue_wait.observe(seconds)
+        if seconds > self._queue_wait_max:
+            self._queue_wait_max = seconds
+            self.queue_wait_max.set(seconds)
 
     def observe_review(self, review: Review) -> None:
         """Count one finished review and what its engine record says about model calls."""
