@@ -23,6 +23,7 @@ from typing import Any
 from reviewer import judge, rules
 from reviewer.engine import check
 from reviewer.models import ReviewRequest
+from reviewer.rubric import decide_verdict
 
 REPLIES = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "twcs_amazon_replies.jsonl"
 TARGET = 5_000
@@ -54,10 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     engine_rate = _rate(rules.run, requests, args.rounds)
     shipped = judge.get(judge.DEFAULT_PATH)
     found = {id(r): rules.run(r) for r in requests}
+    verdicts = {key: decide_verdict(result.criteria, result.findings) for key, result in found.items()}
 
     def judge_alone(request: ReviewRequest) -> Any:
         result = found[id(request)]
-        return shipped.apply(request, result.criteria, result.findings)
+        return shipped.apply(request, result.criteria, result.findings, verdicts[id(request)])
 
     judge_rate = _rate(judge_alone, requests, args.rounds)
     check_rate = _rate(lambda r: check(r, rewrite=False), requests, max(1, args.rounds // 2))

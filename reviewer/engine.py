@@ -30,7 +30,7 @@ def build_review(
     verdict = rubric.decide_verdict(criteria, findings)
     judge = current_judge(judge_choice)
     if judge is not None:
-        applied = judge.apply(request, criteria, findings)
+        applied = judge.apply(request, criteria, findings, verdict)
         engine.judge = applied.name
         engine.verdict_probability = round(applied.probability, 3)
         if applied.verdict is not None and rubric.strictest(verdict, applied.verdict) != verdict:

@@ -19,12 +19,13 @@ import pytest
 from fake_llm import FakeLLM, review_responder
 from service_server import ServiceProcess
 
+READ_TIMEOUT_S = 1.5
 DRAFT = "I'm sorry the parcel is late. I've sent a replacement today; it arrives by Friday."
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServiceProcess]:
-    with ServiceProcess(["--rules-only"], env={"REVIEWER_READ_TIMEOUT_S": "1.5"}) as process:
+    with ServiceProcess(["--rules-only"], env={"REVIEWER_READ_TIMEOUT_S": str(READ_TIMEOUT_S)}) as process:
         yield process
 
 
@@ -68,7 +69,8 @@ def test_a_request_head_never_finished_gets_408_after_the_read_timeout(server: S
     started = time.monotonic()
     status, _, body = exchange(server, b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
     assert status == 408 and body["error"]["code"] == "request_timeout"  # type: ignore[index]
-    assert 1.0 < time.monotonic() - started < 4.0
+    # not refused early: the server waited out its read timeout (exchange() gives up after 5 s if it never answers)
+    assert time.monotonic() - started >= READ_TIMEOUT_S
 
 
 def test_a_connection_that_sends_nothing_is_closed_and_a_trickled_body_too(server: ServiceProcess) -> None:

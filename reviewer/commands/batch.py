@@ -12,22 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from reviewer.cli import UsageError
-from reviewer.commands.model_flags import add_model_flags
+from reviewer.commands.model_flags import add_model_flags, positive_int
 
 INPUT_FORMATS = ("jsonl", "csv", "parquet")
 OUTPUT_FORMATS = ("jsonl", "parquet")
 FIELDS = ("draft", "customer", "id", "agent", "team", "channel", "timestamp")
 VERDICTS = ("send", "revise", "block")
 
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
 
 
 def _verdicts(value: str) -> frozenset[str]:
@@ -53,9 +44,9 @@ def add_parser(sub: Any) -> None:
     for name in FIELDS:
         columns.add_argument(f"--{name}-column", metavar="NAME", help=f"the {name} column (a.b for nested JSON)")
     parser.add_argument(
-        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (default: every core)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="processes (default: every core)"
     )
-    parser.add_argument("--chunk-size", type=_positive_int, default=256, help="rows per chunk (default: 256)")
+    parser.add_argument("--chunk-size", type=positive_int, default=256, help="rows per chunk (default: 256)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--engine",
@@ -66,11 +57,11 @@ def add_parser(sub: Any) -> None:
     )
     budget = parser.add_argument_group("model on a budget (only some rows go to the LLM reviewer)")
     which = budget.add_mutually_exclusive_group()
-    which.add_argument("--model-sample", type=_positive_int, metavar="N", help="a fixed sample of N rows")
+    which.add_argument("--model-sample", type=positive_int, metavar="N", help="a fixed sample of N rows")
     which.add_argument(
         "--model-when", type=_verdicts, metavar="V1,V2", help="the rows the rules mark e.g. revise,block"
     )
-    budget.add_argument("--model-concurrency", type=_positive_int, default=4, help="model reviews at once (default: 4)")
+    budget.add_argument("--model-concurrency", type=positive_int, default=4, help="model reviews at once (default: 4)")
     add_model_flags(parser)
     parser.set_defaults(handler=run)
 

@@ -1,4 +1,4 @@
-"""The model flags that `reviewer check` and `reviewer serve` share, in one place.
+"""The model flags that the commands share, and the argparse types they use, in one place.
 
 Import-light on purpose (argparse only): command modules' ``add_parser`` runs on every CLI start.
 """
@@ -6,6 +6,17 @@ Import-light on purpose (argparse only): command modules' ``add_parser`` runs on
 from __future__ import annotations
 
 import argparse
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
+    return number
 
 
 def positive_float(value: str) -> float:

@@ -15,8 +15,7 @@ import os
 from typing import Any
 
 from reviewer.cli import UsageError
-from reviewer.commands.model_flags import add_model_flags
-from reviewer.service.auth import is_loopback
+from reviewer.commands.model_flags import add_model_flags, positive_int
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
 HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
@@ -47,15 +46,6 @@ def _port(value: str) -> int:
     return port
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
-
 
 def _positive_float(value: str) -> float:
     try:
@@ -75,13 +65,13 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
-    parser.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
     parser.add_argument(
         "--insecure-no-auth",
         action="store_true",
         help="allow listening on a non-loopback interface without API keys (anyone who can reach it can use it)",
     )
-    parser.add_argument("--max-concurrency", type=_positive_int,
+    parser.add_argument("--max-concurrency", type=positive_int,
                         help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
                         "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
@@ -127,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             FeedbackStore(settings.db).close()  # created and migrated now, so a bad path is one line, not a traceback
         except StoreError as exc:
             raise UsageError(str(exc)) from None
+
+    from reviewer.service.auth import is_loopback
 
     if not settings.api_keys and not is_loopback(args.host) and not args.insecure_no_auth:
         raise UsageError(

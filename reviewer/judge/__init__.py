@@ -40,7 +40,6 @@ class Decision:
     label: str
     probability: float
     decided: bool
-    span: tuple[int, int] | None = None  # the reply's sentence that pushed most towards this label
 
 
 @dataclass(frozen=True)
@@ -94,14 +93,14 @@ class Judge:
                 continue
             p = head.probabilities(features)
             status = max(p, key=p.__getitem__)
-            where = self._driving_sentence(draft, cid, "fail") if status == "fail" else None
-            decisions[cid] = Decision(status, p[status], p[status] >= self.criterion_threshold, where)
+            decisions[cid] = Decision(status, p[status], p[status] >= self.criterion_threshold)
         return Judgement(verdict, decisions)
 
-    def apply(self, request: ReviewRequest, criteria: list[CriterionResult], findings: list[Finding]) -> Applied:
-        """Merge the judge into the rules' result: it decides the criteria in ``decides`` and, when sure, the
-        verdict; the rules' ``error`` findings stay (they block whatever the judge says)."""
-        rules_verdict = rubric.decide_verdict(criteria, findings)
+    def apply(
+        self, request: ReviewRequest, criteria: list[CriterionResult], findings: list[Finding], rules_verdict: Verdict
+    ) -> Applied:
+        """Merge the judge into the rules' result (``rules_verdict`` is what it comes to): it decides the criteria
+        in ``decides`` and, when sure, raises the verdict; the rules' ``error`` findings stay."""
         judgement = self.judge(request.draft, request.customer_message, rules_verdict, criteria, findings)
         merged = [self._criterion(c, judgement.criteria.get(c.id), request.draft) for c in criteria]
         verdict = judgement.verdict
@@ -120,7 +119,8 @@ class Judge:
         p = round(decision.probability, 3)
         if decision.label == rules_result.status:
             return rules_result.model_copy(update={"probability": p, "decided": True, "source": "judge"})
-        evidence = [_span(draft, decision.span)] if decision.span and decision.label == "fail" else []
+        where = self._driving_sentence(draft, rules_result.id, "fail") if decision.label == "fail" else None
+        evidence = [_span(draft, where)] if where else []
         return CriterionResult(
             id=rules_result.id,
             status=decision.label,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,7 +53,6 @@ class Example:
     brand: str = ""
     rules_verdict: str = ""
     rules_criteria: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    rules_error: bool = False
     features: Features = field(default_factory=dict)
 
 
@@ -119,7 +117,6 @@ def featurize(examples: Sequence[Example], bits: int = BITS) -> None:
         verdict = rubric.decide_verdict(result.criteria, result.findings)
         ex.rules_verdict = verdict
         ex.rules_criteria = {c.id: (c.status, c.decided) for c in result.criteria}
-        ex.rules_error = any(f.severity == "error" for f in result.findings)
         groups = reply_groups(ex.reply, ex.customer)
         groups["rules"] = rules_signals(verdict, result.criteria, result.findings)
         ex.features = hashed(groups, bits)
@@ -245,9 +242,3 @@ def _choose_criteria(held: list[tuple[Example, dict[str, dict[str, float]]]]) ->
         if judge >= rules_ + CRITERION_MARGIN:
             decides.append(cid)
     return decides, report
-
-
-def shuffled(examples: list[Example], seed: int = 0) -> list[Example]:
-    out = list(examples)
-    random.Random(seed).shuffle(out)
-    return out
