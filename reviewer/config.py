@@ -33,6 +33,9 @@ PYPROJECT_TABLE = ("tool", "reviewer")
 SECRET_FIELDS = frozenset({"api_key", "api_keys"})
 
 
+# How the embedded model guesses ahead (reviewer.local.Speculation says what each does).
+SpeculativeMode = Literal["ngram", "draft", "none"]
+
 class ConfigFileError(ValueError):
     """A config file that cannot be used: unreadable, not TOML, or with a key no setting has."""
 
@@ -157,7 +160,12 @@ class Settings(BaseSettings):
         default=True, description="Use the embedded model when no model is set and the [local] extra is installed."
     )
     local_threads: int | None = Field(
-        default=None, ge=1, le=256, description="CPU threads of the embedded model; unset = all cores but one."
+        default=None, ge=1, le=256, description="CPU threads of the embedded model; unset = every core."
+    )
+    local_speculative: SpeculativeMode = Field(
+        default="ngram",
+        description="Speculative decoding of the embedded model: 'ngram' (guesses from the text so far), "
+        "'draft' (the 0.5B draft model of the [local-draft] extra) or 'none'.",
     )
 
     # A running `reviewer serve` that `reviewer check` asks instead of loading a model itself.

