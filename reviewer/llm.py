@@ -66,6 +66,9 @@ class CallStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    cached_prompt_tokens: int | None = None
+    draft_tokens: int | None = None
+    draft_accepted: int | None = None
     retry_waits: list[float] = field(default_factory=list)
 
     def add_usage(self, response: Any) -> None:
@@ -73,6 +76,14 @@ class CallStats:
         if usage is not None:
             self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
             self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+            cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+            if isinstance(cached, int):
+                self.cached_prompt_tokens = (self.cached_prompt_tokens or 0) + cached
+        # llama.cpp's servers add their own "timings", with the speculative decoding counts when it guessed ahead
+        timings = getattr(response, "timings", None)
+        if isinstance(timings, dict) and isinstance(timings.get("draft_n"), int):
+            self.draft_tokens = (self.draft_tokens or 0) + timings["draft_n"]
+            self.draft_accepted = (self.draft_accepted or 0) + int(timings.get("draft_n_accepted") or 0)
         cost = response_cost(response)
         if cost is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost

@@ -262,6 +262,9 @@ def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> No
         completion_tokens=stats.completion_tokens,
         total_tokens=stats.prompt_tokens + stats.completion_tokens,
         cost_usd=stats.cost_usd,
+        cached_prompt_tokens=stats.cached_prompt_tokens,
+        draft_tokens=stats.draft_tokens,
+        draft_accepted=stats.draft_accepted,
     )
     engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
 

@@ -149,6 +149,13 @@ class Usage(_Strict):
     completion_tokens: int = 0
     total_tokens: int = 0
     cost_usd: float | None = None
+    cached_prompt_tokens: int | None = Field(
+        default=None, description="Prompt tokens the provider reused from its cache; null if it does not say."
+    )
+    draft_tokens: int | None = Field(
+        default=None, description="Speculative decoding (llama.cpp servers): tokens guessed ahead; null if none."
+    )
+    draft_accepted: int | None = Field(default=None, description="Of those, the ones the model kept.")
 
 
 class Engine(_Strict):

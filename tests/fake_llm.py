@@ -67,6 +67,8 @@ class Reply:
     finish_reason: str = "stop"
     prompt_tokens: int = 100
     completion_tokens: int = 50
+    timings: dict[str, Any] | None = None  # what a llama.cpp server adds (speculative decoding counts)
+    cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens: the prompt cache's reuse
 
 
 @dataclass
@@ -267,6 +269,7 @@ _counter = iter(range(1, 1 << 62))
 
 
 def _completion(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
+    cache = {} if reply.cached_tokens is None else {"prompt_tokens_details": {"cached_tokens": reply.cached_tokens}}
     return {
         "id": f"chatcmpl-fake-{next(_counter)}",
         "object": "chat.completion",
@@ -283,7 +286,9 @@ def _completion(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
             "prompt_tokens": reply.prompt_tokens,
             "completion_tokens": reply.completion_tokens,
             "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+            **cache,
         },
+        **({"timings": reply.timings} if reply.timings is not None else {}),
     }
 
 
