@@ -13,7 +13,8 @@ are read from there, never copied). For each draft it prints:
   review, with the model's tokens/s.
 
     python bench/rewrite.py                       # the repair alone (no model)
-    python bench/rewrite.py --model local/qwen2.5-coder-1.5b --limit 12
+    python bench/rewrite.py --model local/qwen2.5-coder-1.5b --sample 24
+    python bench/rewrite.py --model local/qwen2.5-coder-1.5b --sample 24 --speculative draft   # [local-draft]
     python bench/rewrite.py --examples 5 --seed 16   # before/after pairs picked at random
 """
 
@@ -72,11 +73,17 @@ def run_repairs(pairs: list[tuple[str, ReviewRequest]]) -> list[dict[str, Any]]:
     return rows
 
 
-async def run_model(rows: list[dict[str, Any]], model: str, verbose: bool = False) -> None:
+async def run_model(rows: list[dict[str, Any]], model: str, verbose: bool = False,
+                    speculative: str | None = None, prompt: str | None = None) -> None:
     from reviewer.config import Settings
     from reviewer.engine import areview
 
-    settings = Settings().with_overrides(model=model)
+    overrides: dict[str, Any] = {"model": model}
+    if speculative:
+        overrides["local_speculative"] = speculative
+    if prompt:
+        overrides["prompt"] = prompt
+    settings = Settings().with_overrides(**overrides)
     for index, row in enumerate(rows, start=1):
         started = time.perf_counter()
         review: Review = await areview(row["request"], settings)
@@ -84,6 +91,7 @@ async def run_model(rows: list[dict[str, Any]], model: str, verbose: bool = Fals
         row["review"] = review
         usage = review.engine.usage
         row["tokens"] = usage.completion_tokens
+        row["draft"] = (usage.draft_tokens or 0, usage.draft_accepted or 0)
         print(f"  [{index}/{len(rows)}] {row['id']}: {row['review_s']:.1f} s, rewrite "
               f"{review.rewrite.source + '/' + review.rewrite.status if review.rewrite else 'none'}"
               f"{' (degraded)' if review.engine.degraded else ''}"
@@ -127,13 +135,19 @@ def report(rows: list[dict[str, Any]], with_model: bool) -> None:
     final_judged = [judge(r["request"], r["review"].rewrite.text) for r in reviewed if r["review"].rewrite]
     print(f"final facts kept:       {share(sum(j['facts_kept'] for j in final_judged), len(final_judged))}")
     print(f"final invented promises: {sum(j['invented'] for j in final_judged)}")
-    seconds = [r["review_s"] for r in reviewed]
-    print(f"review latency: p50 {percentile(seconds, 0.5):.1f} s, p95 {percentile(seconds, 0.95):.1f} s")
+    seconds = [r["review_s"] for r in model_tried]
+    print(f"review latency, reviews the model worked on: p50 {percentile(seconds, 0.5):.1f} s, "
+          f"p95 {percentile(seconds, 0.95):.1f} s, max {max(seconds, default=float('nan')):.1f} s "
+          "(the first includes loading the model)")
     tokens = sum(r["tokens"] for r in model_tried)
     model_time = sum(r["review_s"] for r in model_tried)
     if model_time:
         print(f"model output: {tokens} tokens in {model_time:.0f} s of reviews ({tokens / model_time:.1f} tokens/s, "
               "including prompt processing)")
+    drafted = sum(r["draft"][0] for r in model_tried)
+    accepted = sum(r["draft"][1] for r in model_tried)
+    print(f"speculative decoding: {accepted}/{drafted} guessed tokens accepted"
+          + (f" ({accepted / drafted:.0%})" if drafted else " (the model's server guessed none ahead)"))
 
 
 def examples(rows: list[dict[str, Any]], count: int, seed: int) -> None:
@@ -154,12 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="also run the full review with this model (the polish path)")
     parser.add_argument("--limit", type=int, help="only the first N drafts")
+    parser.add_argument("--sample", type=int, help="N drafts picked at random (with --seed)")
     parser.add_argument("--examples", type=int, default=0, help="print N before/after pairs picked at random")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--unverified", action="store_true", help="list every unverified repair and why")
     parser.add_argument("--verbose", action="store_true", help="with --model: say why each rewrite was chosen")
+    parser.add_argument("--speculative", choices=("ngram", "draft", "none"),
+                        help="with a local model: its speculative decoding (default: REVIEWER_LOCAL_SPECULATIVE)")
+    parser.add_argument("--prompt", help="with --model: this prompt version instead of the model's default")
     args = parser.parse_args(argv)
     pairs = drafts(args.limit)
+    if args.sample:  # a seeded random sample of golden cases and dev replies alike, not the first N
+        pairs = random.Random(args.seed).sample(pairs, min(args.sample, len(pairs)))
     run_repairs(pairs)  # warm-up: compiles the patterns, so the timings below are per-draft work
     rows = run_repairs(pairs)
     for _ in range(2):  # best of three per draft: a shared machine's pauses are not the repair's cost
@@ -167,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             row["repair_ms"] = min(row["repair_ms"], again["repair_ms"])
             row["repair_cpu_ms"] = min(row["repair_cpu_ms"], again["repair_cpu_ms"])
     if args.model:
-        if args.limit is None:
+        if args.limit is None and args.sample is None:
             print("note: every draft goes to the model; on 2 cores that is hours (use --limit)", file=sys.stderr)
-        asyncio.run(run_model(rows, args.model, args.verbose))
+        asyncio.run(run_model(rows, args.model, args.verbose, args.speculative, args.prompt))
     report(rows, with_model=bool(args.model))
     if args.unverified:
         for row in rows:
