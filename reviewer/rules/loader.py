@@ -64,11 +64,12 @@ class Rule:
     message: str = ""
     suggestion: str | None = None
     scope: str = "draft"  # draft | customer
-    unless: re.Pattern[str] | None = None  # a hard negative in the same sentence cancels the match
-    requires: re.Pattern[str] | None = None  # the match counts only with this in the same sentence
+    # The sources of ``unless``, ``requires`` and ``addressed_by`` (below), compiled when first needed.
+    unless_pattern: str | None = None
+    requires_pattern: str | None = None
+    addressed_by_pattern: str | None = None
     error_when: tuple[str, ...] = ()  # conditions that raise a warning to an error
     only_when: tuple[str, ...] = ()  # conditions that must all hold for the rule to fire
-    addressed_by: re.Pattern[str] | None = None  # customer rules: the draft answers the point
     addressed_by_signals: tuple[str, ...] = ()  # customer rules: draft signals that also answer it
     signal: str | None = None  # the name a signal is known by in the criterion logic
     case_sensitive: bool = False
@@ -81,6 +82,27 @@ class Rule:
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
 
+    # Compiled on first use, like the parts: most rules never match a given draft, so most of these are
+    # never needed (compiling them all cost ~10 ms of every `reviewer check`).
+    @cached_property
+    def unless(self) -> re.Pattern[str] | None:
+        """A hard negative: in the same sentence, it cancels the match."""
+        return _compiled(self.unless_pattern)
+
+    @cached_property
+    def requires(self) -> re.Pattern[str] | None:
+        """The match counts only with this in the same sentence."""
+        return _compiled(self.requires_pattern)
+
+    @cached_property
+    def addressed_by(self) -> re.Pattern[str] | None:
+        """Customer rules: the draft answers the point."""
+        return _compiled(self.addressed_by_pattern)
+
+
+def _compiled(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern is not None else None
+
 
 def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     if depth > 5:
@@ -89,11 +111,6 @@ def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     if _MACRO.search(expanded):
         return _expand(expanded, macros, depth + 1)
     return expanded
-
-
-def compile_patterns(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
-                     anchored: bool = True) -> re.Pattern[str]:
-    return re.compile(pattern_source(patterns, macros, case_sensitive, anchored))
 
 
 def pattern_source(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
@@ -178,12 +195,12 @@ def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[st
         message=raw.get("message", ""),
         suggestion=raw.get("suggestion"),
         scope=raw.get("scope", "draft"),
-        unless=compile_patterns(raw["unless"], macros) if raw.get("unless") else None,
-        requires=compile_patterns(raw["requires_in_sentence"], macros, anchored=False)
+        unless_pattern=pattern_source(raw["unless"], macros) if raw.get("unless") else None,
+        requires_pattern=pattern_source(raw["requires_in_sentence"], macros, anchored=False)
         if raw.get("requires_in_sentence") else None,
         error_when=tuple(raw.get("error_when", ())),
         only_when=tuple(raw.get("only_when", ())),
-        addressed_by=compile_patterns(raw["addressed_by"], macros) if raw.get("addressed_by") else None,
+        addressed_by_pattern=pattern_source(raw["addressed_by"], macros) if raw.get("addressed_by") else None,
         addressed_by_signals=tuple(raw.get("addressed_by_signals", ())),
         signal=raw.get("signal"),
         tags=tuple(raw.get("tags", ())),
