@@ -17,13 +17,12 @@ normalised text, so curly and straight apostrophes are the same):
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from typing import Any
-
-import yaml
 
 from reviewer.models import CriterionId, Severity
 from reviewer.rubric import CRITERION_IDS
@@ -126,19 +125,57 @@ def pattern_source(patterns: list[str], macros: dict[str, str], case_sensitive: 
     return _BOUNDARY_BEFORE + "(?:" + body + r")(?![\w'])" if anchored else body
 
 
-# libyaml's C loader when PyYAML has it (parsing the rule files is a large share of `reviewer check`'s cold start)
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-PREFILTER_FILE = "prefilter.yaml"  # derived literals, cached (regenerate: python -m reviewer.rules.prefilter)
+PREFILTER_FILE = "prefilter.yaml"  # derived literals, cached (regenerate: python -m reviewer.rules)
+SNAPSHOT_FILE = "snapshot.json"  # every data/*.yaml as parsed, with their fingerprint (regenerate: the same)
 _NOT_RULES = ("macros.yaml", PREFILTER_FILE)
 
 
 def _read(name: str) -> Any:
+    """One data file, parsed from its YAML."""
     path = resources.files("reviewer.rules").joinpath("data", name)
     if not path.is_file():
         return None
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # a safe loader, C or pure Python
+    return _parse_yaml(path.read_text(encoding="utf-8"))
+
+
+def _parse_yaml(text: str) -> Any:
+    import yaml  # only when the snapshot is stale: importing and parsing YAML was ~25 ms of each cold start
+
+    # libyaml's C loader when PyYAML has it; a safe loader either way
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def data_sources() -> dict[str, bytes]:
+    """The bytes of every ``data/*.yaml``, by file name."""
+    data_dir = resources.files("reviewer.rules").joinpath("data")
+    return {entry.name: entry.read_bytes() for entry in sorted(data_dir.iterdir(), key=lambda p: p.name)
+            if entry.name.endswith(".yaml")}
+
+
+def fingerprint(sources: dict[str, bytes]) -> str:
+    """Identifies one state of the data files (the snapshot holds the one it was made from)."""
+    digest = hashlib.sha256()
+    for name, data in sorted(sources.items()):
+        digest.update(name.encode("utf-8") + b"\0" + data + b"\0")
+    return digest.hexdigest()
+
+
+def parse_data(sources: dict[str, bytes]) -> dict[str, Any]:
+    """Every data file parsed from its YAML: what ``data/snapshot.json`` holds under ``files``."""
+    return {name: _parse_yaml(data.decode("utf-8")) for name, data in sources.items()}
+
+
+def data_files() -> dict[str, Any]:
+    """Every data file, parsed: from ``data/snapshot.json`` when it was made from these very files (JSON
+    loads in a fraction of a millisecond), else from the YAML, which stays the one source of truth."""
+    sources = data_sources()
+    snapshot = resources.files("reviewer.rules").joinpath("data", SNAPSHOT_FILE)
+    if snapshot.is_file():
+        saved = json.loads(snapshot.read_text(encoding="utf-8"))
+        if saved.get("fingerprint") == fingerprint(sources):
+            files: dict[str, Any] = saved["files"]
+            return files
+    return parse_data(sources)
 
 
 def pattern_key(pattern: str) -> str:
@@ -148,15 +185,15 @@ def pattern_key(pattern: str) -> str:
 
 def load_rules() -> tuple[Rule, ...]:
     """Every rule of every data file, compiled; raises ValueError on malformed data."""
-    macros: dict[str, str] = {k: str(v) for k, v in _read("macros.yaml").items()}
-    cache: dict[str, list[str]] = _read(PREFILTER_FILE) or {}
+    files = data_files()
+    macros: dict[str, str] = {k: str(v) for k, v in files["macros.yaml"].items()}
+    cache: dict[str, list[str]] = files.get(PREFILTER_FILE) or {}
     rules: list[Rule] = []
     seen: set[str] = set()
-    data_dir = resources.files("reviewer.rules").joinpath("data")
-    for entry in sorted(data_dir.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".yaml") or entry.name in _NOT_RULES:
+    for name in sorted(files):
+        if name in _NOT_RULES:
             continue
-        for raw in _read(entry.name)["rules"]:
+        for raw in files[name]["rules"]:
             rule = _build(raw, macros, cache)
             if rule.id in seen:
                 raise ValueError(f"duplicate rule id {rule.id}")
