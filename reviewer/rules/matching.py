@@ -84,12 +84,9 @@ def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Pr
         text = prepared.text if rule.case_sensitive else prepared.lower
         hits: list[Match] = []
         for j in part_indexes:
-            part = rule.parts[j]
-            hits.extend(
-                Match(rule, start, end)
-                for start, end in finditer(part, text)
-                if end > start and not _cancelled(rule, prepared, start, end, verdicts)
-            )
+            for start, end in finditer(rule.parts[j], text):
+                if end > start and not _cancelled(rule, prepared, start, end, verdicts):
+                    hits.append(Match(rule, start, end))
         if len(hits) > 1:
             hits = _leftmost_longest(hits)
         if hits and rule.whole_sentence:
