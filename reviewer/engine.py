@@ -92,9 +92,11 @@ async def acheck(request: ReviewRequest, settings: Settings | None = None, *, re
     """``check`` on the CPU pool, within ``settings.rules_budget_s`` (raises ``cpu.BudgetExceeded``);
     a short request is checked in place (see ``cpu.small``)."""
     from reviewer import cpu
-    from reviewer.config import Settings
 
-    settings = settings or Settings()
+    if settings is None:
+        from reviewer.config import Settings
+
+        settings = Settings()
     if cpu.small(request.draft, request.customer_message):
         return check(request, judge=settings.judge, rewrite=rewrite)
     return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge, rewrite=rewrite)

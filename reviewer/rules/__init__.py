@@ -79,7 +79,7 @@ def all_rules() -> RuleSet:
 @lru_cache(maxsize=16)
 def _customer_side(text: str) -> tuple[Prepared | None, ScopeHits]:
     """The customer's message prepared and matched, once per message: the repair runs the rules again
-    on its own drafts, always against the same message. (Nothing here changes what is cached.)"""
+    on its own drafts, always against the same message. Callers only read what it returns."""
     if not text.strip():
         return None, {}
     customer = prepare(text, mask_quotes=False)
