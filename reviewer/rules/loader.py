@@ -1,4 +1,7 @@
-"""Reads the rule data (``data/*.yaml``) and compiles each rule's patterns once.
+"""Reads the rule data (``data/*.yaml``) and compiles each rule's patterns once, on first use.
+
+The YAML files are the source; ``data/snapshot.json`` holds them already parsed (made by
+``python -m reviewer.rules``) and is used only while it matches them byte for byte.
 
 Pattern syntax (plain Python regular expressions, matched against the
 normalised text, so curly and straight apostrophes are the same):
