@@ -544,3 +544,22 @@ def test_a_stale_snapshot_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     assert files["thanks_customer.yaml"] == loader._parse_yaml(edited)
     assert files["thanks_customer.yaml"] != loader._parse_yaml(sources["thanks_customer.yaml"].decode("utf-8"))
     assert files["macros.yaml"] == loader._parse_yaml(sources["macros.yaml"].decode("utf-8"))
+
+
+def test_the_literal_index_finds_exactly_the_literals_a_text_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Word by word (and remembered per word), it must find what a plain substring search finds."""
+    from reviewer.rules.prefilter import TriggerIndex
+
+    texts = [t for hits, neg in DRAFT_CASES.values() for t in hits + neg]
+    texts += [t for hits, neg in CUSTOMER_CASES.values() for pair in hits + neg for t in pair]
+    texts += ["Co-operation: the e-mailed x-ray?? Désolé, www.shop.example [time] sorrysorry", "", "ÄRGERN über 42"]
+    ruleset = rules.all_rules()
+    for index in (ruleset.draft_index, ruleset.customer_index):
+        for text in texts:
+            lower = prepare(text).lower
+            assert index.present(lower) == {lit for lit in index.literals if lit in lower}, text
+    monkeypatch.setattr(TriggerIndex, "MAX_WORDS", 0)  # a full memory: words are worked out each time, alike
+    fresh = TriggerIndex(set(ruleset.draft_index.literals))
+    for text in texts:
+        lower = prepare(text).lower
+        assert fresh.present(lower) == {lit for lit in fresh.literals if lit in lower}, text

@@ -94,7 +94,8 @@ class TriggerIndex:
     tried at every position: that took ~10 ms to compile at start-up and a quarter of ``rules.run``.)
     """
 
-    MAX_WORDS = 100_000  # words remembered; past that (a flood of made-up words) they are worked out each time
+    # Words remembered (a few MB at most); past that (a flood of made-up words) they are worked out each time.
+    MAX_WORDS = 50_000
 
     def __init__(self, literals: set[str]) -> None:
         self.literals = frozenset(literals)
@@ -118,9 +119,13 @@ class TriggerIndex:
 
     def _literals_in(self, word: str) -> frozenset[str]:
         size, longest, literals = len(word), self._longest, self._in_words
-        return frozenset(
+        found = frozenset(
             word[i:j] for i in range(size) for j in range(i + 1, min(size, i + longest) + 1) if word[i:j] in literals
         )
+        return found or _NONE  # most words hold no literal: they share one empty set
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _branches(branches: list[Any]) -> set[str] | None:
