@@ -143,7 +143,7 @@ def facts(request: ReviewRequest) -> list[str]:
     return list(_facts(request.draft, request.context.agent_name, request.context.company))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)  # the drafts being repaired now (one per thread), no more
 def _facts(draft: str, agent_name: str | None, company: str | None) -> tuple[str, ...]:
     """``facts`` of one draft, found once: the repair and the checks of its rewrite ask for them several times."""
     found = _contacts(draft)

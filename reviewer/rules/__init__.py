@@ -76,7 +76,7 @@ def all_rules() -> RuleSet:
     return RuleSet(rules())
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)  # the messages being reviewed now (one per thread), no more
 def _customer_side(text: str) -> tuple[Prepared | None, ScopeHits]:
     """The customer's message prepared and matched, once per message: the repair runs the rules again
     on its own drafts, always against the same message. Callers only read what it returns."""
