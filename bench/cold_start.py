@@ -74,8 +74,10 @@ def main() -> None:
     parser.add_argument("--format", choices=["text", "json", "lines"], default="text")
     options = parser.parse_args()
 
-    # A clean environment for the rules path: no model, no local-model default.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWER_")}
+    # A clean environment for the rules path: no model, no local-model default. Bytecode may be written, as an
+    # installed package has it (pip compiles at install): with PYTHONDONTWRITEBYTECODE=1 inherited, an editable
+    # install would compile every reviewer module from source on every run and the warm-up below could not help.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWER_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["REVIEWER_LOCAL_DEFAULT"] = "false"
     args = ["check", "--rules-only", "--format", options.format, DRAFT]
     command = [*reviewer_command(), *args]

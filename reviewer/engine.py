@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from reviewer import repair, rubric, rules
-from reviewer.config import Settings
+from reviewer import rubric, rules
 from reviewer.models import Engine, Review, ReviewRequest
 from reviewer.summary import summarize
 
-if TYPE_CHECKING:  # the model path is imported only when a model is used (cold start of `reviewer check`)
+if TYPE_CHECKING:  # imported only where used (cold start of `reviewer check`): the model path when a model is
+    # used, the repair when a rewrite is asked for, pydantic-settings when settings are built
     from reviewer import judge as judge_module
     from reviewer import llm, merge
+    from reviewer.config import Settings
 
 
 def build_review(
@@ -80,6 +81,8 @@ def check(
     engine = Engine(rules_version=rules.RULES_VERSION, mode="rules")
     review = build_review(request, result, engine, judge)
     if rewrite:
+        from reviewer import repair
+
         review.rewrite = repair.repair(request, result)
     review.engine.latency_ms = round((time.perf_counter() - started) * 1000, 3)
     return review
@@ -90,7 +93,10 @@ async def acheck(request: ReviewRequest, settings: Settings | None = None, *, re
     a short request is checked in place (see ``cpu.small``)."""
     from reviewer import cpu
 
-    settings = settings or Settings()
+    if settings is None:
+        from reviewer.config import Settings
+
+        settings = Settings()
     if cpu.small(request.draft, request.customer_message):
         return check(request, judge=settings.judge, rewrite=rewrite)
     return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge, rewrite=rewrite)
@@ -144,7 +150,10 @@ async def areview(
     says per criterion whose judgement counts (see :mod:`reviewer.merge`); by default the
     answering model's trust profile (:mod:`reviewer.trust`), else the conservative one.
     """
-    settings = settings or Settings()
+    if settings is None:
+        from reviewer.config import Settings
+
+        settings = Settings()
     model = resolve_model(settings)
     if model is None:
         return await acheck(request, settings)

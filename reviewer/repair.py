@@ -498,9 +498,11 @@ def repair(request: ReviewRequest, found: rules.RulesResult | None = None) -> Re
         return None
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     text = repaired_text(request, found)
-    problems = rewrite.problems(request, text, meant_to_fix)
+    # the rules read the repair once, for its check and for the second pass
+    checked = rules.run(request.model_copy(update={"draft": text})) if text.strip() else None
+    problems = rewrite.problems(request, text, meant_to_fix, checked)
     if problems:  # one more pass: sentences the rules still flag in the repair come out
-        second = _second_pass(request, text)
+        second = _second_pass(request, text, checked)
         if second != text:
             second_problems = rewrite.problems(request, second, meant_to_fix)
             if len(second_problems) < len(problems):
@@ -516,8 +518,10 @@ def repair(request: ReviewRequest, found: rules.RulesResult | None = None) -> Re
     )
 
 
-def _second_pass(request: ReviewRequest, text: str) -> str:
-    checked = rules.run(request.model_copy(update={"draft": text}))
+def _second_pass(request: ReviewRequest, text: str, checked: rules.RulesResult | None) -> str:
+    """``text`` without the sentences the rules (``checked``: their result on it) still flag, facts kept."""
+    if checked is None:
+        checked = rules.run(request.model_copy(update={"draft": text}))
     flagged = [f for f in checked.findings if f.span is not None and f.span.source == "draft"
                and f.severity in ("error", "warning") and f.rule_id != rewrite.PLACEHOLDER_RULE]
     if not flagged:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from reviewer import rules
 from reviewer.models import ReviewRequest
@@ -139,13 +140,18 @@ def _contacts(text: str) -> list[str]:
 
 def facts(request: ReviewRequest) -> list[str]:
     """The facts of the draft a rewrite must keep, in order of appearance, without repeats."""
-    draft = request.draft
+    return list(_facts(request.draft, request.context.agent_name, request.context.company))
+
+
+@lru_cache(maxsize=8)  # the drafts being repaired now (one per thread), no more
+def _facts(draft: str, agent_name: str | None, company: str | None) -> tuple[str, ...]:
+    """``facts`` of one draft, found once: the repair and the checks of its rewrite ask for them several times."""
     found = _contacts(draft)
     for pattern in (AMOUNT, _DATE, _REFERENCE):
         found.extend(m.group(0).rstrip(".,;:!?") for m in pattern.finditer(draft))
     found.extend(_names(draft))
     found.extend(_signature(draft))
-    for name in (request.context.agent_name, request.context.company):
+    for name in (agent_name, company):
         if name and contains(draft, name):
             found.append(name)
     unique: list[str] = []
@@ -153,7 +159,7 @@ def facts(request: ReviewRequest) -> list[str]:
         if fact and not any(contains(kept, fact) for kept in unique):
             unique = [kept for kept in unique if not contains(fact, kept)]
             unique.append(fact)
-    return unique
+    return tuple(unique)
 
 
 def _new(items: Iterable[str], allowed_text: str) -> list[str]:
@@ -229,10 +235,12 @@ def lost_facts(request: ReviewRequest, rewrite: str) -> list[str]:
             for fact in facts(request) if not contains(rewrite, fact)]
 
 
-def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str]) -> list[str]:
-    """Problems the rules engine finds in the rewrite."""
+def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str],
+                  checked: rules.RulesResult | None = None) -> list[str]:
+    """Problems the rules engine finds in the rewrite (``checked``: the rules' result on it, when already run)."""
     targets = set(meant_to_fix)
-    checked = rules.run(request.model_copy(update={"draft": rewrite}))
+    if checked is None:
+        checked = rules.run(request.model_copy(update={"draft": rewrite}))
     problems: list[str] = []
     for finding in checked.findings:
         if finding.severity in ("error", "warning") and finding.rule_id != PLACEHOLDER_RULE:
@@ -245,12 +253,16 @@ def rule_problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[s
     return problems
 
 
-def problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str]) -> list[str]:
-    """Everything wrong with ``rewrite`` (empty = verified). See the module docstring."""
+def problems(request: ReviewRequest, rewrite: str, meant_to_fix: Iterable[str],
+             checked: rules.RulesResult | None = None) -> list[str]:
+    """Everything wrong with ``rewrite`` (empty = verified). See the module docstring.
+
+    ``checked``: the rules' result on ``rewrite`` when the caller already has it (the repair).
+    """
     if not rewrite.strip():
         return ["the rewrite is empty"]
     return [
-        *rule_problems(request, rewrite, meant_to_fix),
+        *rule_problems(request, rewrite, meant_to_fix, checked),
         *lost_facts(request, rewrite),
         *new_promises(request, rewrite),
     ]

@@ -61,3 +61,49 @@ def test_help_imports_nothing_heavy() -> None:
     assert code == 0
     assert _heavy(modules) == set()
     assert "pydantic_settings" not in modules  # add_parser stays argparse-light
+
+
+# --- lazy imports that keep the cold start down (issue 14: `reviewer check` starts in <= 0.4 s) -------------------
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules loaded after running ``code`` in a fresh interpreter (it must print nothing itself)."""
+    env = {**os.environ, "REVIEWER_LOCAL_DEFAULT": "false", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("REVIEWER_JUDGE", None)
+    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_importing_the_engine_and_the_check_command_loads_no_settings_repair_or_yaml() -> None:
+    modules = _modules_after("import reviewer.engine, reviewer.commands.check, reviewer.render")
+    assert "reviewer.engine" in modules
+    assert not modules & {"pydantic_settings", "reviewer.config", "reviewer.repair", "reviewer.rewrite", "yaml"}
+
+
+def test_a_check_without_the_rewrite_loads_neither_the_repair_nor_settings() -> None:
+    """``check(..., rewrite=False)`` (POST /v1/check, the eval harness's rules judgement) pays for none of it."""
+    modules = _modules_after(
+        "from reviewer.engine import check\n"
+        f"assert check({FAKE_APOLOGY!r}, rewrite=False).verdict == 'block'"
+    )
+    assert "reviewer.rules" in modules
+    assert not modules & {"pydantic_settings", "reviewer.repair", "reviewer.rewrite", "yaml"}
+
+
+def test_the_default_check_loads_the_repair_but_no_yaml() -> None:
+    modules = _modules_after(
+        "from reviewer.engine import check\n"
+        f"assert check({FAKE_APOLOGY!r}).rewrite is not None"
+    )
+    assert "reviewer.repair" in modules
+    assert "yaml" not in modules  # the rules come from data/snapshot.json
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "lines"])
+def test_the_cli_rules_path_reads_no_yaml(fmt: str) -> None:
+    modules, code = _imported_modules("check", "--rules-only", "--format", fmt, FAKE_APOLOGY)
+    assert code == 1
+    assert "reviewer.rules.loader" in modules
+    assert "yaml" not in modules

@@ -507,3 +507,59 @@ def test_long_repetitive_drafts_stay_fast(draft: str) -> None:
     started = time.process_time()
     rules.run(ReviewRequest(draft=draft[:20000], customer_message=draft[:20000]))
     assert time.process_time() - started < 2.0
+
+
+def test_every_pattern_compiles() -> None:
+    """Patterns compile on first use; every one of them must compile, whether or not a test text reaches it."""
+    for rule in rules.rules():
+        assert rule.regex.pattern
+        for part in rule.parts:
+            assert part.regex.pattern
+        for source, compiled in ((rule.unless_pattern, rule.unless), (rule.requires_pattern, rule.requires),
+                                 (rule.addressed_by_pattern, rule.addressed_by)):
+            assert (compiled is None) == (source is None), rule.id
+            assert compiled is None or compiled.pattern == source
+
+
+def test_snapshot_is_fresh() -> None:
+    """data/snapshot.json must be the YAML files as parsed now; regenerate it with `python -m reviewer.rules`."""
+    import json
+    from importlib import resources
+
+    from reviewer.rules.__main__ import snapshot
+    from reviewer.rules.loader import SNAPSHOT_FILE
+
+    saved = json.loads(resources.files("reviewer.rules").joinpath("data", SNAPSHOT_FILE).read_text(encoding="utf-8"))
+    assert saved == snapshot()
+
+
+def test_a_stale_snapshot_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule file edited without regenerating the snapshot still counts: the YAML is read instead."""
+    from reviewer.rules import loader
+
+    sources = loader.data_sources()
+    edited = sources["thanks_customer.yaml"].decode("utf-8").replace("id: thanks.present", "id: thanks.edited")
+    monkeypatch.setattr(loader, "data_sources", lambda: {**sources, "thanks_customer.yaml": edited.encode("utf-8")})
+    files = loader.data_files()
+    assert files["thanks_customer.yaml"] == loader._parse_yaml(edited)
+    assert files["thanks_customer.yaml"] != loader._parse_yaml(sources["thanks_customer.yaml"].decode("utf-8"))
+    assert files["macros.yaml"] == loader._parse_yaml(sources["macros.yaml"].decode("utf-8"))
+
+
+def test_the_literal_index_finds_exactly_the_literals_a_text_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Word by word (and remembered per word), it must find what a plain substring search finds."""
+    from reviewer.rules.prefilter import TriggerIndex
+
+    texts = [t for hits, neg in DRAFT_CASES.values() for t in hits + neg]
+    texts += [t for hits, neg in CUSTOMER_CASES.values() for pair in hits + neg for t in pair]
+    texts += ["Co-operation: the e-mailed x-ray?? Désolé, www.shop.example [time] sorrysorry", "", "ÄRGERN über 42"]
+    ruleset = rules.all_rules()
+    for index in (ruleset.draft_index, ruleset.customer_index):
+        for text in texts:
+            lower = prepare(text).lower
+            assert index.present(lower) == {lit for lit in index.literals if lit in lower}, text
+    monkeypatch.setattr(TriggerIndex, "MAX_WORDS", 0)  # a full memory: words are worked out each time, alike
+    fresh = TriggerIndex(set(ruleset.draft_index.literals))
+    for text in texts:
+        lower = prepare(text).lower
+        assert fresh.present(lower) == {lit for lit in fresh.literals if lit in lower}, text

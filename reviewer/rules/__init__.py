@@ -14,7 +14,7 @@ from functools import lru_cache
 from reviewer.models import CriterionResult, Finding, ReviewRequest, Severity
 from reviewer.rules.criteria import CriterionJudge
 from reviewer.rules.loader import Rule, load_rules
-from reviewer.rules.matching import Match, Matches, RuleSet, finding_for, match_rules
+from reviewer.rules.matching import Match, Matches, RuleSet, ScopeHits, assemble, finding_for, match_scope
 from reviewer.rules.text import Prepared, has_english, prepare
 
 RULES_VERSION = "1.5.0"
@@ -44,12 +44,11 @@ def rules() -> tuple[Rule, ...]:
 def run(request: ReviewRequest) -> RulesResult:
     """Run every rule over the request's draft (and customer message)."""
     draft = prepare(request.draft)
-    customer_text = request.customer_message
-    customer = prepare(customer_text, mask_quotes=False) if customer_text and customer_text.strip() else None
     english = _is_english(request, draft)
-    if customer is not None and not has_english(customer.lower):
-        customer = None  # the customer-message rules read English only
-    matches = match_rules(all_rules(), draft, customer)
+    ruleset = all_rules()
+    hits = match_scope(ruleset, "draft", draft)
+    customer, customer_hits = _customer_side(request.customer_message or "")
+    matches = assemble(ruleset, draft, customer, {**hits, **customer_hits})
     if english:
         _drop_other_language_signals(matches)
 
@@ -75,6 +74,18 @@ def all_rules() -> RuleSet:
     """Every rule, English and other languages: all of them read every draft, so no language tag and
     no words of another language can switch a rule off (``context.language`` may only add)."""
     return RuleSet(rules())
+
+
+@lru_cache(maxsize=8)  # the messages being reviewed now (one per thread), no more
+def _customer_side(text: str) -> tuple[Prepared | None, ScopeHits]:
+    """The customer's message prepared and matched, once per message: the repair runs the rules again
+    on its own drafts, always against the same message. Callers only read what it returns."""
+    if not text.strip():
+        return None, {}
+    customer = prepare(text, mask_quotes=False)
+    if not has_english(customer.lower):
+        return None, {}  # the customer-message rules read English only
+    return customer, match_scope(all_rules(), "customer", customer)
 
 
 def _drop_other_language_signals(matches: Matches) -> None:

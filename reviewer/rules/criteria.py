@@ -161,5 +161,8 @@ class CriterionJudge:
     def all(self) -> list[CriterionResult]:
         if not self.english:
             return [self._other_language(c.id) for c in CRITERIA]
-        judges: list[Callable[[], CriterionResult]] = [getattr(self, attribute_name(c.id)) for c in CRITERIA]
+        judges: list[Callable[[], CriterionResult]] = [getattr(self, name) for name in _JUDGE_NAMES]
         return [judge() for judge in judges]
+
+
+_JUDGE_NAMES = tuple(attribute_name(c.id) for c in CRITERIA)  # CriterionJudge's method for each criterion, in order

@@ -1,4 +1,7 @@
-"""Reads the rule data (``data/*.yaml``) and compiles each rule's patterns once.
+"""Reads the rule data (``data/*.yaml``) and compiles each rule's patterns once, on first use.
+
+The YAML files are the source; ``data/snapshot.json`` holds them already parsed (made by
+``python -m reviewer.rules``) and is used only while it matches them byte for byte.
 
 Pattern syntax (plain Python regular expressions, matched against the
 normalised text, so curly and straight apostrophes are the same):
@@ -17,13 +20,12 @@ normalised text, so curly and straight apostrophes are the same):
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from typing import Any
-
-import yaml
 
 from reviewer.models import CriterionId, Severity
 from reviewer.rubric import CRITERION_IDS
@@ -64,11 +66,12 @@ class Rule:
     message: str = ""
     suggestion: str | None = None
     scope: str = "draft"  # draft | customer
-    unless: re.Pattern[str] | None = None  # a hard negative in the same sentence cancels the match
-    requires: re.Pattern[str] | None = None  # the match counts only with this in the same sentence
+    # The sources of ``unless``, ``requires`` and ``addressed_by`` (below), compiled when first needed.
+    unless_pattern: str | None = None
+    requires_pattern: str | None = None
+    addressed_by_pattern: str | None = None
     error_when: tuple[str, ...] = ()  # conditions that raise a warning to an error
     only_when: tuple[str, ...] = ()  # conditions that must all hold for the rule to fire
-    addressed_by: re.Pattern[str] | None = None  # customer rules: the draft answers the point
     addressed_by_signals: tuple[str, ...] = ()  # customer rules: draft signals that also answer it
     signal: str | None = None  # the name a signal is known by in the criterion logic
     case_sensitive: bool = False
@@ -81,6 +84,27 @@ class Rule:
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
 
+    # Compiled on first use, like the parts: most rules never match a given draft, so most of these are
+    # never needed (compiling them all cost ~10 ms of every `reviewer check`).
+    @cached_property
+    def unless(self) -> re.Pattern[str] | None:
+        """A hard negative: in the same sentence, it cancels the match."""
+        return _compiled(self.unless_pattern)
+
+    @cached_property
+    def requires(self) -> re.Pattern[str] | None:
+        """The match counts only with this in the same sentence."""
+        return _compiled(self.requires_pattern)
+
+    @cached_property
+    def addressed_by(self) -> re.Pattern[str] | None:
+        """Customer rules: the draft answers the point."""
+        return _compiled(self.addressed_by_pattern)
+
+
+def _compiled(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern is not None else None
+
 
 def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     if depth > 5:
@@ -89,11 +113,6 @@ def _expand(pattern: str, macros: dict[str, str], depth: int = 0) -> str:
     if _MACRO.search(expanded):
         return _expand(expanded, macros, depth + 1)
     return expanded
-
-
-def compile_patterns(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
-                     anchored: bool = True) -> re.Pattern[str]:
-    return re.compile(pattern_source(patterns, macros, case_sensitive, anchored))
 
 
 def pattern_source(patterns: list[str], macros: dict[str, str], case_sensitive: bool = False,
@@ -109,19 +128,57 @@ def pattern_source(patterns: list[str], macros: dict[str, str], case_sensitive: 
     return _BOUNDARY_BEFORE + "(?:" + body + r")(?![\w'])" if anchored else body
 
 
-# libyaml's C loader when PyYAML has it (parsing the rule files is a large share of `reviewer check`'s cold start)
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-PREFILTER_FILE = "prefilter.yaml"  # derived literals, cached (regenerate: python -m reviewer.rules.prefilter)
+PREFILTER_FILE = "prefilter.yaml"  # derived literals, cached (regenerate: python -m reviewer.rules)
+SNAPSHOT_FILE = "snapshot.json"  # every data/*.yaml as parsed, with their fingerprint (regenerate: the same)
 _NOT_RULES = ("macros.yaml", PREFILTER_FILE)
 
 
 def _read(name: str) -> Any:
+    """One data file, parsed from its YAML."""
     path = resources.files("reviewer.rules").joinpath("data", name)
     if not path.is_file():
         return None
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # a safe loader, C or pure Python
+    return _parse_yaml(path.read_text(encoding="utf-8"))
+
+
+def _parse_yaml(text: str) -> Any:
+    import yaml  # only when the snapshot is stale: importing and parsing YAML was ~25 ms of each cold start
+
+    # libyaml's C loader when PyYAML has it; a safe loader either way
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def data_sources() -> dict[str, bytes]:
+    """The bytes of every ``data/*.yaml``, by file name."""
+    data_dir = resources.files("reviewer.rules").joinpath("data")
+    return {entry.name: entry.read_bytes() for entry in sorted(data_dir.iterdir(), key=lambda p: p.name)
+            if entry.name.endswith(".yaml")}
+
+
+def fingerprint(sources: dict[str, bytes]) -> str:
+    """Identifies one state of the data files (the snapshot holds the one it was made from)."""
+    digest = hashlib.sha256()
+    for name, data in sorted(sources.items()):
+        digest.update(name.encode("utf-8") + b"\0" + data + b"\0")
+    return digest.hexdigest()
+
+
+def parse_data(sources: dict[str, bytes]) -> dict[str, Any]:
+    """Every data file parsed from its YAML: what ``data/snapshot.json`` holds under ``files``."""
+    return {name: _parse_yaml(data.decode("utf-8")) for name, data in sources.items()}
+
+
+def data_files() -> dict[str, Any]:
+    """Every data file, parsed: from ``data/snapshot.json`` when it was made from these very files (JSON
+    loads in a fraction of a millisecond), else from the YAML, which stays the one source of truth."""
+    sources = data_sources()
+    snapshot = resources.files("reviewer.rules").joinpath("data", SNAPSHOT_FILE)
+    if snapshot.is_file():
+        saved = json.loads(snapshot.read_text(encoding="utf-8"))
+        if saved.get("fingerprint") == fingerprint(sources):
+            files: dict[str, Any] = saved["files"]
+            return files
+    return parse_data(sources)
 
 
 def pattern_key(pattern: str) -> str:
@@ -131,15 +188,15 @@ def pattern_key(pattern: str) -> str:
 
 def load_rules() -> tuple[Rule, ...]:
     """Every rule of every data file, compiled; raises ValueError on malformed data."""
-    macros: dict[str, str] = {k: str(v) for k, v in _read("macros.yaml").items()}
-    cache: dict[str, list[str]] = _read(PREFILTER_FILE) or {}
+    files = data_files()
+    macros: dict[str, str] = {k: str(v) for k, v in files["macros.yaml"].items()}
+    cache: dict[str, list[str]] = files.get(PREFILTER_FILE) or {}
     rules: list[Rule] = []
     seen: set[str] = set()
-    data_dir = resources.files("reviewer.rules").joinpath("data")
-    for entry in sorted(data_dir.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".yaml") or entry.name in _NOT_RULES:
+    for name in sorted(files):
+        if name in _NOT_RULES:
             continue
-        for raw in _read(entry.name)["rules"]:
+        for raw in files[name]["rules"]:
             rule = _build(raw, macros, cache)
             if rule.id in seen:
                 raise ValueError(f"duplicate rule id {rule.id}")
@@ -178,12 +235,12 @@ def _build(raw: dict[str, Any], macros: dict[str, str], cache: dict[str, list[st
         message=raw.get("message", ""),
         suggestion=raw.get("suggestion"),
         scope=raw.get("scope", "draft"),
-        unless=compile_patterns(raw["unless"], macros) if raw.get("unless") else None,
-        requires=compile_patterns(raw["requires_in_sentence"], macros, anchored=False)
+        unless_pattern=pattern_source(raw["unless"], macros) if raw.get("unless") else None,
+        requires_pattern=pattern_source(raw["requires_in_sentence"], macros, anchored=False)
         if raw.get("requires_in_sentence") else None,
         error_when=tuple(raw.get("error_when", ())),
         only_when=tuple(raw.get("only_when", ())),
-        addressed_by=compile_patterns(raw["addressed_by"], macros) if raw.get("addressed_by") else None,
+        addressed_by_pattern=pattern_source(raw["addressed_by"], macros) if raw.get("addressed_by") else None,
         addressed_by_signals=tuple(raw.get("addressed_by_signals", ())),
         signal=raw.get("signal"),
         tags=tuple(raw.get("tags", ())),

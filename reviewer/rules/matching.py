@@ -67,37 +67,48 @@ class RuleSet:
 def match_rules(rules: RuleSet | tuple[Rule, ...], draft: Prepared, customer: Prepared | None) -> Matches:
     """Every match of every rule in the text the rule reads."""
     ruleset = rules if isinstance(rules, RuleSet) else RuleSet(rules)
-    found = Matches(draft, customer)
-    verdicts: dict[tuple[str, int], bool] = {}  # (rule, sentence) -> cancelled by a hard negative
-    positions = ruleset.to_run("draft", ruleset.draft_index.present(draft.lower))
+    hits = match_scope(ruleset, "draft", draft)
     if customer is not None:
-        positions += ruleset.to_run("customer", ruleset.customer_index.present(customer.lower))
-        positions.sort()
+        hits.update(match_scope(ruleset, "customer", customer))
+    return assemble(ruleset, draft, customer, hits)
+
+
+ScopeHits = dict[int, tuple[Match, ...]]  # rule index -> its matches in one text (rules without any left out)
+
+
+def match_scope(ruleset: RuleSet, scope: str, prepared: Prepared) -> ScopeHits:
+    """The matches of the rules of one scope (``draft`` or ``customer``) in the text they read."""
+    index = ruleset.draft_index if scope == "draft" else ruleset.customer_index
+    verdicts: dict[tuple[str, int], bool] = {}  # (rule, sentence) -> cancelled by a hard negative
     parts_by_rule: dict[int, list[int]] = {}
-    for i, j in positions:
+    for i, j in ruleset.to_run(scope, index.present(prepared.lower)):
         parts_by_rule.setdefault(i, []).append(j)
+    found: ScopeHits = {}
     for i, part_indexes in parts_by_rule.items():
         rule = ruleset.rules[i]
-        prepared = customer if rule.scope == "customer" else draft
-        if prepared is None:
-            continue
         text = prepared.text if rule.case_sensitive else prepared.lower
         hits: list[Match] = []
         for j in part_indexes:
-            part = rule.parts[j]
-            hits.extend(
-                Match(rule, start, end)
-                for start, end in finditer(part, text)
-                if end > start and not _cancelled(rule, prepared, start, end, verdicts)
-            )
+            for start, end in finditer(rule.parts[j], text):
+                if end > start and not _cancelled(rule, prepared, start, end, verdicts):
+                    hits.append(Match(rule, start, end))
         if len(hits) > 1:
             hits = _leftmost_longest(hits)
         if hits and rule.whole_sentence:
             hits = _whole_sentences(hits, prepared)
         if hits:
-            found.by_rule[rule.id] = hits
-            if rule.signal:
-                found.by_signal.setdefault(rule.signal, []).extend(hits)
+            found[i] = tuple(hits)
+    return found
+
+
+def assemble(ruleset: RuleSet, draft: Prepared, customer: Prepared | None, hits: ScopeHits) -> Matches:
+    """One request's matches, by rule id and by signal name, in rule order."""
+    found = Matches(draft, customer)
+    for i in sorted(hits):
+        rule = ruleset.rules[i]
+        found.by_rule[rule.id] = list(hits[i])
+        if rule.signal:
+            found.by_signal.setdefault(rule.signal, []).extend(hits[i])
     return found
 
 
