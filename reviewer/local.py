@@ -98,7 +98,7 @@ DEFAULT_MODEL = PREFIX + DEFAULT_WEIGHTS.name
 # The shipped 1.5B model judges worse than the rules (FINDINGS) and writes poor rewrites from
 # scratch: its prompt gives it the deterministic repair to polish and asks for the reply alone
 # (issue 16). A user's own GGUF gets the general prompt unless one is set.
-DEFAULT_PROMPT = "polish@v2"
+DEFAULT_PROMPT = "polish@v3"
 # Requests the embedded server answers at once: one slot, so the whole context serves one review and the
 # rest queue. Callers that send it work (eval, serve) run that many at a time, not more.
 SLOTS = 1

@@ -237,7 +237,7 @@ async def test_with_the_small_prompt_the_rules_judge_and_the_model_polishes_the_
     settings = fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT)
     review = await engine.areview(request, settings)
     rules_only = engine.check(request)
-    assert review.engine.prompt_version == local.DEFAULT_PROMPT == "polish@v2"
+    assert review.engine.prompt_version == local.DEFAULT_PROMPT == "polish@v3"
     assert review.engine.mode == "llm" and review.engine.model == "openai/small"
     assert review.verdict == rules_only.verdict == "block"
     assert [c.model_dump() for c in review.criteria] == [c.model_dump() for c in rules_only.criteria]
