@@ -162,6 +162,9 @@ def examples(rows: list[dict[str, Any]], count: int, seed: int) -> None:
         print("customer: " + " ".join((row["request"].customer_message or "").split()))
         print("before:   " + " ".join(row["request"].draft.split()))
         print("after:    " + " ".join(fixed.text.split()))
+        if "review" in row and row["review"].rewrite is not None:
+            final = row["review"].rewrite
+            print(f"returned: ({final.source}, {final.status}) " + " ".join(final.text.split()))
 
 
 def main(argv: list[str] | None = None) -> int:
