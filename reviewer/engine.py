@@ -9,56 +9,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from reviewer import rubric, rules
+from reviewer import rules
 from reviewer.models import Engine, Review, ReviewRequest
-from reviewer.summary import summarize
+from reviewer.verdict import build_review
 
 if TYPE_CHECKING:  # imported only where used (cold start of `reviewer check`): the model path when a model is
     # used, the repair when a rewrite is asked for, pydantic-settings when settings are built
-    from reviewer import judge as judge_module
     from reviewer import llm, merge
     from reviewer.config import Settings
-
-
-def build_review(
-    request: ReviewRequest, result: rules.RulesResult, engine: Engine, judge_choice: str | None = None
-) -> Review:
-    """Turn criterion results and findings into a Review with verdict and score, the learned judge merged in.
-
-    ``judge_choice``: see :func:`current_judge`.
-    """
-    criteria, findings = result.criteria, result.findings
-    verdict = rubric.decide_verdict(criteria, findings)
-    judge = current_judge(judge_choice)
-    if judge is not None:
-        applied = judge.apply(request, criteria, findings, verdict)
-        engine.judge = applied.name
-        engine.verdict_probability = round(applied.probability, 3)
-        if applied.verdict is not None and rubric.strictest(verdict, applied.verdict) != verdict:
-            engine.verdict_source = "judge"
-        criteria, findings = applied.criteria, applied.findings
-        verdict = rubric.strictest(verdict, rubric.decide_verdict(criteria, findings))
-    return Review(
-        verdict=verdict,
-        score=rubric.score(criteria, verdict),
-        criteria=criteria,
-        findings=findings,
-        summary=summarize(verdict, criteria, findings),
-        reasons=rubric.reasons(criteria, findings),
-        criteria_by_id={c.id: c for c in criteria},
-        engine=engine,
-    )
-
-
-def current_judge(choice: str | None = None) -> judge_module.Judge | None:
-    """The learned judge to use: ``choice`` (a path, ``default`` or ``none``), else ``REVIEWER_JUDGE``; unset = none.
-
-    Loaded once per process; none means the rules decide alone.
-    """
-    from reviewer import judge as judge_module
-
-    path = judge_module.resolve(choice)
-    return judge_module.get(path) if path is not None else None
 
 
 def check(
@@ -79,7 +37,7 @@ def check(
     started = time.perf_counter()
     result = rules.run(request)
     engine = Engine(rules_version=rules.RULES_VERSION, mode="rules")
-    review = build_review(request, result, engine, judge)
+    review = build_review(request, result.criteria, result.findings, engine, judge)
     if rewrite:
         from reviewer import repair
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 
 from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.engine import build_review
 from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
 from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
+from reviewer.verdict import build_review
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
@@ -76,8 +76,7 @@ async def model_review(
 
         trust = trust_profiles.trust_map_for(used, prompt.ref)
     merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
-    merged_result = rules.RulesResult(findings=merged.findings, criteria=merged.criteria)
-    review = build_review(request, merged_result, engine, settings.judge)
+    review = build_review(request, merged.criteria, merged.findings, engine, settings.judge)
     meant_to_fix = [c.id for c in merged.criteria if c.status == "fail"]
     written = await _verified_rewrite(request, settings, caller, used, prompt, found, answer.rewrite, meant_to_fix)
     review.rewrite = choose(written, repaired)
@@ -126,7 +125,7 @@ async def _rules_judge_model_rewrites(
         # The rules judge here and find nothing to fix, so a rewrite could only make it worse.
         # Measured: asked anyway, the 1.5B model turned "I'm sorry we've let you down" into
         # "I'm sorry you feel upset". No model is consulted, and the engine says so.
-        review = build_review(request, found, engine, settings.judge)
+        review = build_review(request, found.criteria, found.findings, engine, settings.judge)
         engine.mode = "rules"
         engine.model = None
         _record_stats(engine, caller, started)
@@ -137,7 +136,7 @@ async def _rules_judge_model_rewrites(
     if answered is None:
         return None
     candidate, answer = answered
-    review = build_review(request, found, engine, settings.judge)
+    review = build_review(request, found.criteria, found.findings, engine, settings.judge)
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     if polish:  # no re-ask: the verified repair is already there to fall back on
         problems = rewrite.problems(request, answer.rewrite, meant_to_fix)
@@ -284,7 +283,7 @@ def _degraded(
     engine.model = None
     engine.degraded = True
     engine.degraded_reason = reason[:2000]
-    review = build_review(request, found, engine, judge_choice)
+    review = build_review(request, found.criteria, found.findings, engine, judge_choice)
     if repaired is not None:
         review.rewrite = repaired.model_copy(update={"reason": "no model answered; the repair is returned"})
     _record_stats(review.engine, caller, started)
