@@ -103,7 +103,7 @@ async def main() -> int:
     parser.add_argument("--json-out", type=Path, help="write every review here (JSON lines)")
     args = parser.parse_args()
 
-    from reviewer import engine, local, model_review, prompts, rules
+    from reviewer import engine, local, prompts, rules
     from reviewer.config import Settings
     from reviewer.models import ReviewRequest
 
@@ -129,7 +129,7 @@ async def main() -> int:
     replies = load_replies(args.replies, args.n)
     requests = [ReviewRequest(draft=row["reply"], customer_message=row["customer"]) for row in replies]
 
-    prompt = prompts.load(model_review.prompt_for(settings.model or local.DEFAULT_MODEL, settings))
+    prompt = prompts.load(engine.prompt_for(settings.model or local.DEFAULT_MODEL, settings))
     first = requests[0]
     found = rules.run(first)
     messages = prompts.render(prompt, first, found.findings, None, found.criteria)

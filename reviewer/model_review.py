@@ -26,9 +26,12 @@ async def model_review(
     request: ReviewRequest,
     settings: Settings,
     model: str,
+    prompt_ref: str,
     completion: llm.Completion | None,
     trust: merge.TrustMap | None,
 ) -> Review:
+    """The review by ``model`` (the fallbacks after it) with the prompt ``prompt_ref``, as
+    :func:`reviewer.engine.plan` chose them, merged with the rules; degraded, never raising."""
     started = time.perf_counter()
     if cpu.small(request.draft, request.customer_message):
         found = rules.run(request)
@@ -38,7 +41,7 @@ async def model_review(
     caller = llm.ModelCaller(settings, completion)
     engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
     try:
-        prompt = prompts.load(prompt_for(model, settings))
+        prompt = prompts.load(prompt_ref)
     except prompts.PromptError as exc:
         return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge, repaired)
     engine.prompt_version = prompt.ref
@@ -84,15 +87,6 @@ async def model_review(
     engine.dropped_quotes = merged.dropped_quotes
     _record_stats(engine, caller, started)
     return review
-
-
-def prompt_for(model: str, settings: Settings) -> str:
-    """The prompt version: the one set explicitly, else the local model's own (written for small models)."""
-    if "prompt" in settings.model_fields_set:
-        return settings.prompt
-    from reviewer import local
-
-    return local.default_prompt(model) or settings.prompt
 
 
 async def _rules_judge_model_rewrites(

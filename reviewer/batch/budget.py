@@ -39,6 +39,7 @@ class ModelPlan:
 
     settings: Settings
     model: str
+    prompt: str
     sample: int | None = None
     when: frozenset[str] | None = None
     concurrency: int = 4
@@ -81,10 +82,9 @@ class Estimate:
 def estimate(rows: Sequence[Row], plan: ModelPlan) -> Estimate:
     """Tokens of the first call of each review (counted on up to 200 rendered prompts, scaled) and their price."""
     from reviewer import litellm_quiet, prompts, rules
-    from reviewer.model_review import prompt_for
 
     litellm = litellm_quiet.load()
-    prompt = prompts.load(prompt_for(plan.model, plan.settings))
+    prompt = prompts.load(plan.prompt)
     counted = rows[:ESTIMATE_SAMPLE]
     prompt_tokens = 0
     for row in counted:

@@ -155,12 +155,13 @@ def _model_plan(args: argparse.Namespace) -> Any:
     from reviewer.commands.check import build_settings
 
     settings = build_settings(args)
-    model = engine.resolve_model(settings)
-    if model is None:
+    planned = engine.plan(settings)
+    if planned.model is None or planned.prompt is None:
         raise UsageError("--model-sample/--model-when need a model: --model M (or REVIEWER_MODEL)")
     return ModelPlan(
         settings=settings,
-        model=model,
+        model=planned.model,
+        prompt=planned.prompt,
         sample=args.model_sample,
         when=args.model_when,
         concurrency=args.model_concurrency,

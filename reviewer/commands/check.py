@@ -367,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
 
     pairs, customer_label = build_requests(args)
     settings = build_settings(args)
-    model = engine.resolve_model(settings)
+    model = engine.plan(settings).model
     why_rules = "--rules-only" if settings.rules_only else "no model configured"
     if model is not None and args.format != "text" and not (args.rewrite or args.model):
         # Machine formats don't wait minutes for an offline model unless asked: the verdict, findings and

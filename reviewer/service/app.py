@@ -119,7 +119,7 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.model = engine.resolve_model(settings)
+        self.model = engine.plan(settings).model
         self.metrics = Metrics()
         self.admission = Admission(
             running_limit(settings, self.model),
