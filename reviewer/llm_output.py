@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from reviewer.models import CriterionId
 from reviewer.rubric import CRITERIA, attribute_name
@@ -30,21 +30,22 @@ class CriterionJudgement(_Closed):
     explanation: str = Field(max_length=600)
 
 
-class ModelCriteria(_Closed):
-    no_fake_apology: CriterionJudgement = Field(alias="no-fake-apology")
-    apologizes: CriterionJudgement
-    owns_it: CriterionJudgement = Field(alias="owns-it")
-    acknowledges_feelings: CriterionJudgement = Field(alias="acknowledges-feelings")
-    stays_professional: CriterionJudgement = Field(alias="stays-professional")
-    understands_issue: CriterionJudgement = Field(alias="understands-issue")
-    offers_solution: CriterionJudgement = Field(alias="offers-solution")
-    next_steps: CriterionJudgement = Field(alias="next-steps")
-    invites_input: CriterionJudgement = Field(alias="invites-input")
-    thanks_customer: CriterionJudgement = Field(alias="thanks-customer")
-
+class _Criteria(_Closed):
     def by_id(self) -> dict[CriterionId, CriterionJudgement]:
         """The judgements keyed by rubric criterion id."""
         return {c.id: getattr(self, attribute_name(c.id)) for c in CRITERIA}
+
+
+# One required field per rubric criterion, in the rubric's order, named by its id: generated from
+# reviewer.rubric.CRITERIA so the model's schema can never disagree with the rubric.
+ModelCriteria: type[_Criteria] = create_model(
+    "ModelCriteria",
+    __base__=_Criteria,
+    **{  # type: ignore[call-overload]
+        attribute_name(c.id): (CriterionJudgement, Field(alias=c.id) if attribute_name(c.id) != c.id else ...)
+        for c in CRITERIA
+    },
+)
 
 
 class ModelReview(_Closed):

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reviewer.channels import Channel
+
 # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields, `id`, `rewrite.facts_kept`;
 # 1.2: rewrite source/reason/placeholders (all additive)
 SCHEMA_VERSION = "1.2"
@@ -21,7 +23,6 @@ MAX_CUSTOMER_CHARS = 20_000
 Verdict = Literal["send", "revise", "block"]
 Status = Literal["pass", "fail", "na"]
 Severity = Literal["error", "warning", "suggestion"]
-Channel = Literal["email", "chat", "social", "phone"]
 TextSource = Literal["draft", "customer_message"]
 JudgementSource = Literal["rules", "judge", "model", "rules+model"]
 CriterionId = Literal[

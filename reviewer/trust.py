@@ -28,7 +28,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reviewer.merge import Trust
-from reviewer.rubric import CRITERION_IDS, is_gating
+from reviewer.rubric import CRITERION_IDS, verdict_for
 
 TrustLevel = Trust  # the merge's levels, as profiles write them
 LEVELS: tuple[TrustLevel, ...] = get_args(Trust)  # most conservative first, as the merge declares them
@@ -189,24 +189,15 @@ def _case_status(entry: dict[str, Any], level: TrustLevel) -> str | None:
     return rules if entry.get("rules_decided", True) else model
 
 
-def _findings_floor(case: dict[str, Any]) -> str | None:
-    """The verdict the rules' findings force whatever the criteria say (model findings never move it)."""
-    severities = {f["severity"] for f in case.get("findings", []) if f.get("source") != "model"}
-    return "block" if "error" in severities else "revise" if "warning" in severities else None
-
-
 def simulate_verdict(case: dict[str, Any], levels: dict[str, TrustLevel]) -> str | None:
-    """The merged verdict of one eval case under ``levels`` (the rubric's verdict rule), from its report entry."""
+    """The merged verdict of one eval case under ``levels`` (:func:`reviewer.rubric.verdict_for`), from its
+    report entry; the model's findings never move it."""
     if "rules_verdict" not in case or "findings" not in case:
         return None
-    floor = _findings_floor(case)
-    if floor is not None:
-        return floor
-    for cid in CRITERION_IDS:
-        entry = case["criteria"].get(cid)
-        if entry is not None and is_gating(cid) and _case_status(entry, levels.get(cid, "rules_then_model")) == "fail":
-            return "revise"
-    return "send"
+    severities = [f["severity"] for f in case.get("findings", []) if f.get("source") != "model"]
+    failed = [cid for cid in CRITERION_IDS if (entry := case["criteria"].get(cid)) is not None
+              and _case_status(entry, levels.get(cid, "rules_then_model")) == "fail"]
+    return verdict_for(severities, failed)
 
 
 def _labelled(entry: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reviewer.channels import CHANNELS
 from reviewer.cli import UsageError
 from reviewer.commands.model_flags import add_model_flags
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "lines", "sarif", "github")
 FAIL_ON = ("block", "revise", "never")
-CHANNELS = ("email", "chat", "social", "phone")
 # A draft may be 20,000 characters; a file this big cannot be one and is not read into memory.
 MAX_FILE_BYTES = 1024 * 1024
 TEXT_LABEL = "<text>"

@@ -25,8 +25,6 @@ from reviewer.models import CriterionId, Review, Status, Verdict
 
 RULES_MODEL = "rules"
 Mode = Literal["live", "record", "replay"]
-# Criteria whose failure, judged by the model alone, would make the reply worse (GUIDANCE: verdicts).
-BLOCKING_CRITERIA: tuple[CriterionId, ...] = ("no-fake-apology", "stays-professional")
 
 
 @dataclass
@@ -66,8 +64,7 @@ def engine_accepts_completion() -> bool:
 def model_judgement(raw: str) -> tuple[dict[CriterionId, Status], Verdict] | None:
     """The model's own per-criterion statuses from its raw review answer, and the verdict they imply alone.
 
-    The implied verdict applies the rubric rule, treating a model ``fail`` on a
-    blocking criterion (fake apology, professionalism) as block-level.
+    The implied verdict is :func:`reviewer.rubric.status_verdict`.
     """
     start, end = raw.find("{"), raw.rfind("}")
     if start < 0 or end <= start:
@@ -87,14 +84,7 @@ def model_judgement(raw: str) -> tuple[dict[CriterionId, Status], Verdict] | Non
             statuses[cid] = status
     if not statuses:
         return None
-    verdict: Verdict
-    if any(statuses.get(cid) == "fail" for cid in BLOCKING_CRITERIA):
-        verdict = "block"
-    elif any(statuses.get(cid) == "fail" and rubric.is_gating(cid) for cid in rubric.CRITERION_IDS):
-        verdict = "revise"
-    else:
-        verdict = "send"
-    return statuses, verdict
+    return statuses, rubric.status_verdict(statuses)
 
 
 @dataclass
