@@ -70,6 +70,7 @@ class CallStats:
     draft_tokens: int | None = None
     draft_accepted: int | None = None
     retry_waits: list[float] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # every answer's raw text, in order (valid or not)
 
     def add_usage(self, response: Any) -> None:
         usage = getattr(response, "usage", None)
@@ -374,6 +375,7 @@ class ModelCaller:
                 response_format = {"type": "json_object"}
                 base = messages = messages_for(schema)
                 content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
+            self.stats.answers.append(content or "")
             try:
                 return parse_answer(content, output_model), content or ""
             except InvalidOutput as exc:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
+from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite, statuses_in
 from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
 from reviewer.verdict import build_review
 
@@ -248,6 +248,8 @@ async def _problems(settings: Settings, request: ReviewRequest, text: str, meant
 
 def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:
     stats = caller.stats
+    # The model's own judgement: the first answer that holds one (a re-asked or rejected answer counts too).
+    engine.model_criteria = next(filter(None, map(statuses_in, stats.answers)), None)
     engine.attempts = stats.attempts
     engine.reasks = stats.reasks
     engine.usage = Usage(

@@ -173,6 +173,11 @@ class Engine(_Strict):
     reasks: int = 0
     fallbacks_used: int = 0
     dropped_quotes: int = Field(default=0, description="Model evidence quotes not found in the draft.")
+    model_criteria: dict[CriterionId, Status] | None = Field(
+        default=None,
+        description="The model's own status per criterion, before the merge with the rules: its first answer "
+        "that judged the criteria, even one rejected for another field; null when no model judged them.",
+    )
     judge: str | None = Field(default=None, description="The learned judge used (file name and version); null if none.")
     verdict_source: Literal["rules", "judge"] = Field(
         default="rules", description="Who decided the verdict: the rules, or the learned judge (sure enough to decide)."
