@@ -18,6 +18,7 @@ MODEL_PATH = (
     "reviewer.engine",
     "reviewer.model_review",
     "reviewer.llm",
+    "reviewer.providers",
     "reviewer.merge",
     "reviewer.verdict",
     "reviewer.rubric",

@@ -262,7 +262,7 @@ def test_litellm_banners_stay_off_on_every_path(capfd: pytest.CaptureFixture[str
     """A price lookup for a model litellm doesn't know prints a 'Provider List' banner unless silenced."""
     import litellm
 
-    from reviewer.llm import response_cost
+    from reviewer.providers import response_cost
 
     litellm.suppress_debug_info = False  # as a fresh import leaves it
     response = litellm.ModelResponse(model="qwen-unknown-to-litellm")

@@ -288,15 +288,16 @@ def _recorded_cases(cases: list[EvalCase], store: RecordingStore, prompt: str, p
 
 def _write_trust_suggestion(full: dict[str, Any], out: Path) -> Path:
     from reviewer import local, trust
+    from reviewer.evaluation import trust_suggest
 
     try:
-        profile = trust.suggest(full)
+        profile = trust_suggest.suggest(full)
     except trust.TrustError as exc:
         raise EvalUsageError(str(exc)) from exc
     if local.is_local(profile.model):  # replayed and served under its route name: the same model
         profile.aliases = [local.route_name(profile.model)]
     path = out / f"trust__{model_slug(full['run']['model'])}.yaml"
-    path.write_text(trust.dump_profile(profile), encoding="utf-8")
+    path.write_text(trust_suggest.dump_profile(profile), encoding="utf-8")
     return path
 
 
