@@ -77,7 +77,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_importing_the_engine_and_the_check_command_loads_no_settings_repair_or_yaml() -> None:
-    modules = _modules_after("import reviewer.engine, reviewer.commands.check, reviewer.render")
+    modules = _modules_after("import reviewer.engine, reviewer.commands.check, reviewer.commands.render")
     assert "reviewer.engine" in modules
     assert not modules & {"pydantic_settings", "reviewer.config", "reviewer.repair", "reviewer.rewrite", "yaml"}
 

@@ -137,9 +137,9 @@ def _run_on_ray(args: argparse.Namespace, sources: list[Any], output: Path, outp
 
 def _judge(args: argparse.Namespace) -> str | None:
     """The learned judge as ``reviewer check`` picks it: --judge, else the config file or REVIEWER_JUDGE."""
-    from reviewer.commands.check import build_settings
+    from reviewer.commands.model_flags import settings_from_args
 
-    judge: str | None = build_settings(args).judge
+    judge: str | None = settings_from_args(args).judge
     return judge
 
 
@@ -152,9 +152,9 @@ def _model_plan(args: argparse.Namespace) -> Any:
         return None
     from reviewer import engine
     from reviewer.batch.budget import ModelPlan
-    from reviewer.commands.check import build_settings
+    from reviewer.commands.model_flags import settings_from_args
 
-    settings = build_settings(args)
+    settings = settings_from_args(args)
     planned = engine.plan(settings)
     if planned.model is None or planned.prompt is None:
         raise UsageError("--model-sample/--model-when need a model: --model M (or REVIEWER_MODEL)")

@@ -37,10 +37,10 @@ def _shown(value: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reviewer.commands.check import build_settings, flag_settings
+    from reviewer.commands.model_flags import flag_settings, settings_from_args
     from reviewer.config import ConfigFileError, explain, find_config_file
 
-    settings = build_settings(args)
+    settings = settings_from_args(args)
     try:
         config = find_config_file()
         origins = explain(settings, flag_settings(args))

@@ -63,13 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--concurrency must be at least 1")
 
 
-    from reviewer.config import SettingsProblem, load_settings
+    from reviewer.commands.model_flags import settings_from_args
     from reviewer.evaluation.suite import EvalOptions, EvalUsageError, run_eval_sync
 
-    try:
-        settings = load_settings().with_overrides(api_base=args.api_base)
-    except SettingsProblem as exc:
-        raise UsageError(str(exc)) from None
+    settings = settings_from_args(args)  # --model and --prompt reach the run through the options too
     options = EvalOptions(
         cases=args.cases, model=args.model, prompt=args.prompt, concurrency=args.concurrency,
         baseline=args.baseline, update_baseline=args.update_baseline, tolerances=args.tolerances, out=args.out,

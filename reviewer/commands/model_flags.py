@@ -1,11 +1,18 @@
-"""The model flags that the commands share, and the argparse types they use, in one place.
+"""The model flags that the commands share, the argparse types they use, and how flags become ``Settings``.
 
-Import-light on purpose (argparse only): command modules' ``add_parser`` runs on every CLI start.
+Import-light on purpose (argparse only at import): command modules' ``add_parser`` runs on every CLI start.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from reviewer.cli import UsageError
+
+if TYPE_CHECKING:
+    from reviewer.config import Settings
 
 
 def positive_int(value: str) -> int:
@@ -47,3 +54,49 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         "--judge", metavar="PATH",
         help="learned judge: a file from `reviewer train`, 'default' (the shipped one, CC BY-NC-SA) or 'none'",
     )
+
+
+def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags by any command (None = not given), by their ``Settings`` field names."""
+    fallbacks = getattr(args, "fallback_models", None)
+    return {
+        "model": getattr(args, "model", None),
+        "api_base": getattr(args, "api_base", None),
+        "api_key": getattr(args, "api_key", None),
+        "fallback_models": None if fallbacks is None else [n.strip() for n in fallbacks.split(",") if n.strip()],
+        "timeout_s": getattr(args, "timeout", None),
+        "deadline_s": getattr(args, "deadline", None),
+        "server": getattr(args, "server", None),
+        "prompt": getattr(args, "prompt", None),
+        "rules_only": getattr(args, "rules_only", None),
+        "judge": getattr(args, "judge", None),
+        "fail_on": getattr(args, "fail_on", None),
+        "max_concurrency": getattr(args, "max_concurrency", None),
+        "queue_limit": getattr(args, "queue_limit", None),
+        "drain_s": getattr(args, "drain_seconds", None),
+        "db": getattr(args, "db", None),
+        "insecure_no_auth": getattr(args, "insecure_no_auth", None) or None,  # a store_true flag: False = not given
+    }
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the config file and the environment, with the command-line flags winning."""
+    from reviewer.config import SettingsProblem, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsProblem as exc:
+        raise UsageError(str(exc)) from None
+    return settings.with_overrides(**flag_settings(args))
+
+
+def export_flags(args: argparse.Namespace, environ: MutableMapping[str, str]) -> None:
+    """Write the flags that were given into ``environ`` as ``REVIEWER_<FIELD>`` variables (for worker processes)."""
+    for name, value in flag_settings(args).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list):
+            value = ",".join(value)
+        environ[f"REVIEWER_{name.upper()}"] = str(value)

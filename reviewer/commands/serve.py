@@ -15,26 +15,10 @@ import os
 from typing import Any
 
 from reviewer.cli import UsageError
-from reviewer.commands.model_flags import add_model_flags, positive_int
+from reviewer.commands.model_flags import add_model_flags, export_flags, positive_int, settings_from_args
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
 HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
-
-# flag attribute -> environment variable the workers read
-_ENV_BY_FLAG = {
-    "model": "REVIEWER_MODEL",
-    "api_base": "REVIEWER_API_BASE",
-    "api_key": "REVIEWER_API_KEY",
-    "fallback_models": "REVIEWER_FALLBACK_MODELS",
-    "timeout": "REVIEWER_TIMEOUT_S",
-    "deadline": "REVIEWER_DEADLINE_S",
-    "prompt": "REVIEWER_PROMPT",
-    "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
-    "queue_limit": "REVIEWER_QUEUE_LIMIT",
-    "drain_seconds": "REVIEWER_DRAIN_S",
-    "db": "REVIEWER_DB",
-}
-
 
 def _port(value: str) -> int:
     try:
@@ -85,30 +69,13 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> None:
-    """Write the flags that were given into ``environ`` as ``REVIEWER_*`` variables (flags win)."""
-    for attribute, variable in _ENV_BY_FLAG.items():
-        value = getattr(args, attribute, None)
-        if value is not None:
-            environ[variable] = str(value)
-    if args.rules_only:
-        environ["REVIEWER_RULES_ONLY"] = "true"
-    if getattr(args, "insecure_no_auth", False):
-        environ["REVIEWER_INSECURE_NO_AUTH"] = "true"
-
-
 def run(args: argparse.Namespace) -> int:
     import logging
     import logging.config
 
 
-    export_flags(args, os.environ)
-    from reviewer.config import SettingsProblem, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsProblem as exc:
-        raise UsageError(str(exc)) from None
+    settings = settings_from_args(args)
+    export_flags(args, os.environ)  # the workers (processes of their own) build the same settings from it
 
     if settings.db is not None:
         from reviewer.feedback.store import FeedbackStore, StoreError
