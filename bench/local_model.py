@@ -71,7 +71,7 @@ async def rates(settings: Any, messages: list[dict[str, str]], output: str, roun
         # Warm up both paths first: the prompt cache, and litellm's import and client (seconds on first use).
         await client.post(running.api_base + "/chat/completions", json=body)
         await llm.ModelCaller(settings).ask(
-            local.DEFAULT_MODEL, lambda _schema: messages, answer_model, "review", {"temperature": 0}
+            local.DEFAULT_MODEL, llm.PromptMessages(messages, messages), answer_model, "review", {"temperature": 0}
         )
         for _ in range(rounds):
             started = time.perf_counter()
@@ -82,7 +82,9 @@ async def rates(settings: Any, messages: list[dict[str, str]], output: str, roun
 
             caller = llm.ModelCaller(settings)
             started = time.perf_counter()
-            await caller.ask(local.DEFAULT_MODEL, lambda _schema: messages, answer_model, "review", {"temperature": 0})
+            await caller.ask(
+                local.DEFAULT_MODEL, llm.PromptMessages(messages, messages), answer_model, "review", {"temperature": 0}
+            )
             elapsed = time.perf_counter() - started
             reviewer_rates.append(caller.stats.completion_tokens / elapsed)
     return {

@@ -51,6 +51,15 @@ class Completion(Protocol):
     async def __call__(self, **kwargs: Any) -> Any: ...
 
 
+@dataclass(frozen=True)
+class PromptMessages:
+    """A request's messages both ways: ``plain`` for a provider that takes the JSON schema as
+    ``response_format``, ``with_schema`` with the schema written into the prompt (JSON mode)."""
+
+    plain: list[dict[str, str]]
+    with_schema: list[dict[str, str]]
+
+
 class ModelFailed(Exception):
     """This model could not give a valid answer (transport or output); the reason is the message."""
 
@@ -276,16 +285,15 @@ class ModelCaller:
     async def ask(
         self,
         model: str,
-        messages_for: Any,
+        messages: PromptMessages,
         output_model: type[T],
         schema_name: str,
         params: dict[str, Any] | None = None,
     ) -> tuple[T, str]:
         """A validated answer from ``model`` and its raw text; re-asks on invalid output; raises ModelFailed.
 
-        ``messages_for(schema_or_none)`` builds the base messages: it gets the JSON schema
-        when it must be written into the prompt (JSON mode), None when response_format
-        carries it.
+        ``messages`` are the base messages both ways (:class:`PromptMessages`): the call
+        chooses which one the provider gets.
         """
         try:
             litellm_model, connection, schema_support = await providers.route(model, self.settings)
@@ -297,31 +305,31 @@ class ModelCaller:
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": portable_schema(schema), "strict": True},
             }
-            base: list[dict[str, str]] = messages_for(None)
+            base: list[dict[str, str]] = messages.plain
         else:
             response_format = {"type": "json_object"}
-            base = messages_for(schema)
-        messages = base
+            base = messages.with_schema
+        sent = base
         last_error = ""
         for reask in range(self.settings.max_reasks + 1):
             if reask:
                 self.stats.reasks += 1
             call = {"model": litellm_model, **connection, **(params or {})}
             try:
-                content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
+                content = await self._call_with_retries(messages=sent, response_format=response_format, **call)
             except ModelFailed as exc:
                 if response_format["type"] != "json_schema" or status_of(exc.__cause__ or exc) != 400:
                     raise
                 # The server rejected the schema-constrained request: ask again in JSON mode, schema in the prompt.
                 response_format = {"type": "json_object"}
-                base = messages = messages_for(schema)
-                content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
+                base = sent = messages.with_schema
+                content = await self._call_with_retries(messages=sent, response_format=response_format, **call)
             self.stats.answers.append(content or "")
             try:
                 return parse_answer(content, output_model), content or ""
             except InvalidOutput as exc:
                 last_error = str(exc)
-                messages = reask_messages(base, content or "", last_error)
+                sent = reask_messages(base, content or "", last_error)
         raise ModelFailed(f"no valid answer after {self.settings.max_reasks} re-asks; last error: {last_error}")
 
     async def _call_with_retries(self, **kwargs: Any) -> str | None:

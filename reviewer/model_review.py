@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite, statuses_in
+from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite, json_schema, statuses_in
 from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
 from reviewer.verdict import build_review
 
@@ -190,17 +190,25 @@ async def _first_answer(
     failures: list[str],
 ) -> tuple[str, AnswerT] | None:
     """Ask the candidates in order from ``start``: the first valid answer wins; failures go to ``failures``."""
+    messages = _both_ways(messages_for, output_model)
     for index in range(start, len(candidates)):
         candidate = candidates[index]
         if index:
             engine.fallbacks_used = index
         try:
-            answer, _raw = await caller.ask(candidate, messages_for, output_model, "review", dict(prompt.params))
+            answer, _raw = await caller.ask(candidate, messages, output_model, "review", dict(prompt.params))
         except llm.ModelFailed as exc:
             failures.append(f"{candidate}: {exc}")
             continue
         return candidate, answer
     return None
+
+
+def _both_ways(
+    render: Callable[[dict[str, Any] | None], list[dict[str, str]]], output_model: type[BaseModel]
+) -> llm.PromptMessages:
+    """The messages without the schema (for ``response_format``) and with it written in (JSON mode)."""
+    return llm.PromptMessages(render(None), render(json_schema(output_model)))
 
 
 async def _verified_rewrite(
@@ -227,7 +235,9 @@ async def _verified_rewrite(
             ]
 
         try:
-            fixed, _raw = await caller.ask(model, fix_messages, RewriteOnly, "rewrite", dict(prompt.params))
+            fixed, _raw = await caller.ask(
+                model, _both_ways(fix_messages, RewriteOnly), RewriteOnly, "rewrite", dict(prompt.params)
+            )
         except llm.ModelFailed as exc:
             problems = [*problems, f"could not get a corrected rewrite: {exc}"]
             break
