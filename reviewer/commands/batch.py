@@ -29,13 +29,14 @@ def _verdicts(value: str) -> frozenset[str]:
     return chosen
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "batch",
-        help="review every reply of JSONL/CSV/Parquet exports into a JSONL or Parquet output (resumable)",
-        description="Review every row of help-desk exports with the rules (and optionally a model on a budget). "
-        "A rerun skips the ids already in OUT.",
-    )
+HELP = "review every reply of JSONL/CSV/Parquet exports into a JSONL or Parquet output (resumable)"
+DESCRIPTION = (
+    "Review every row of help-desk exports with the rules (and optionally a model on a budget). "
+    "A rerun skips the ids already in OUT."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL, CSV or Parquet files")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.jsonl, or OUT.parquet (a folder)")
     parser.add_argument("--input-format", choices=INPUT_FORMATS, help="default: from each input's extension")
@@ -63,7 +64,6 @@ def add_parser(sub: Any) -> None:
     )
     budget.add_argument("--model-concurrency", type=positive_int, default=4, help="model reviews at once (default: 4)")
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

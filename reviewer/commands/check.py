@@ -50,12 +50,11 @@ class Draft:
     text: str
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "check",
-        help="review a draft reply (text, '-' for stdin, files or folders)",
-        description="Review a draft reply before it is sent. Without a model: the rules engine alone, offline.",
-    )
+HELP = "review a draft reply (text, '-' for stdin, files or folders)"
+DESCRIPTION = "Review a draft reply before it is sent. Without a model: the rules engine alone, offline."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs",
         nargs="*",
@@ -96,7 +95,6 @@ def add_parser(sub: Any) -> None:
         help="exit 1 when a verdict reaches this level (default: block, or fail_on in the config file)",
     )
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
 
 
 # --- reading the inputs ---------------------------------------------------------------------------

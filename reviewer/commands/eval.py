@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+HELP = "score the reviewer on golden cases (or realworld-dev) and gate against a baseline"
+DESCRIPTION = (
+    "Run eval cases through the reviewer and write report.json, report.md and junit.xml. "
+    "`reviewer eval compare A.json B.json` prints two reports side by side."
+)
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "eval",
-        help="score the reviewer on golden cases (or realworld-dev) and gate against a baseline",
-        description="Run eval cases through the reviewer and write report.json, report.md and junit.xml. "
-        "`reviewer eval compare A.json B.json` prints two reports side by side.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="*", metavar="compare A.json B.json",
                         help="compare two report.json files instead of running")
     parser.add_argument("--cases", metavar="PATH|realworld-dev",
@@ -48,7 +48,6 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--suggest-trust", action="store_true",
                         help="propose a trust profile for the model from this run (labelled cases, e.g. "
                         "realworld-dev); written beside the reports")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,35 +6,46 @@ Import-light on purpose (argparse only at import): command modules' ``add_parser
 from __future__ import annotations
 
 import argparse
-from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reviewer.cli import UsageError
 
 if TYPE_CHECKING:
     from reviewer.config import Settings
 
+N = TypeVar("N", int, float)
+
+
+def _number(kind: Callable[[str], N], value: str, noun: str, fits: Callable[[N], bool], rule: str) -> N:
+    """``value`` read by ``kind`` and checked by ``fits``; else argparse's error, naming what was expected."""
+    try:
+        number = kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {noun}: {value!r}") from None
+    if not fits(number):
+        raise argparse.ArgumentTypeError(f"{rule}: {value!r}")
+    return number
+
 
 def positive_int(value: str) -> int:
     """argparse type: a whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
+    return _number(int, value, "a whole number", lambda n: n >= 1, "must be at least 1")
 
 
 def positive_float(value: str) -> float:
     """argparse type: a number greater than 0."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {value!r}")
-    return number
+    return _number(float, value, "a number", lambda n: n > 0, "must be greater than 0")
+
+
+def port(value: str) -> int:
+    """argparse type: a TCP port."""
+    return _number(int, value, "a port number", lambda n: 1 <= n <= 65535, "port must be 1-65535")
+
+
+def seconds_up_to_300(value: str) -> float:
+    """argparse type: a time in seconds, more than 0 and at most 5 minutes."""
+    return _number(float, value, "a number", lambda n: 0 < n <= 300, "must be more than 0 and at most 300")
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:

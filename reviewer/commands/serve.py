@@ -12,43 +12,27 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Any
 
 from reviewer.cli import UsageError
-from reviewer.commands.model_flags import add_model_flags, export_flags, positive_int, settings_from_args
+from reviewer.commands.model_flags import (
+    add_model_flags,
+    export_flags,
+    port,
+    positive_int,
+    seconds_up_to_300,
+    settings_from_args,
+)
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
 HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1-65535: {value!r}")
-    return port
+HELP = "run the HTTP JSON service"
+DESCRIPTION = "Run the HTTP JSON service. API keys come from REVIEWER_API_KEYS (comma-separated)."
 
 
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < number <= 300:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 300: {value!r}")
-    return number
-
-
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "serve",
-        help="run the HTTP JSON service",
-        description="Run the HTTP JSON service. API keys come from REVIEWER_API_KEYS (comma-separated).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    parser.add_argument("--port", type=port, default=8080, help="port (default: 8080)")
     parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
     parser.add_argument(
         "--insecure-no-auth",
@@ -59,14 +43,13 @@ def add_parser(sub: Any) -> None:
                         help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
                         "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
-    parser.add_argument("--drain-seconds", type=_positive_float,
+    parser.add_argument("--drain-seconds", type=seconds_up_to_300,
                         help="on SIGTERM: waiting reviews get 503 at once, running ones get this long to finish "
                         "(default 8; keep it under your orchestrator's grace period)")
     parser.add_argument("--db", metavar="FILE",
                         help="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = no feedback")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
