@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reviewer.models import CriterionId, CriterionResult, Finding, Span, Status
-from reviewer.rubric import CRITERIA, attribute_name
+from reviewer.rubric import BLOCKING_CRITERIA, CRITERIA, attribute_name
 from reviewer.rules.matching import Match, Matches, span_of
 
 EARLY_SENTENCES = 2  # the apology belongs in the first two sentences of substance
@@ -146,7 +146,7 @@ class CriterionJudge:
             return failed
         if cid == "apologizes" and self.real_apologies:
             return self.apologizes()
-        if cid in ("no-fake-apology", "stays-professional"):
+        if cid in BLOCKING_CRITERIA:  # failed only by something the draft does: nothing found, nothing failed
             return _result(cid, "pass", "Nothing found, but the rules read only a few phrases outside English.",
                            decided=False)
         if cid == "apologizes":
