@@ -1,9 +1,10 @@
 """The ``reviewer`` command line: a thin dispatcher over sub-command modules.
 
-Each sub-command lives in ``reviewer/commands/<name>.py`` and exposes
-``add_parser(subparsers)`` and ``run(args) -> int``. Every module's ``add_parser``
-runs on each invocation, so command modules import only argparse-level things at
-the top and everything heavy inside ``run``: ``reviewer check`` never pays for
+Each sub-command lives in ``reviewer/commands/<name>.py`` and exposes ``HELP`` (and
+optionally ``DESCRIPTION``), ``add_arguments(parser)`` and ``run(args) -> int``; the
+dispatcher builds the parser. Every module's ``add_arguments`` runs on each invocation,
+so command modules import only argparse-level things at the top and everything heavy
+inside ``run``: ``reviewer check`` never pays for
 FastAPI or litellm (``bench/cold_start.py`` measures it).
 
 Exit codes: 0 ok, 1 a review reached ``--fail-on`` (or a command's own failure),

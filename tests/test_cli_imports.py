@@ -60,7 +60,7 @@ def test_help_imports_nothing_heavy() -> None:
     modules, code = _imported_modules("check", "--help")
     assert code == 0
     assert _heavy(modules) == set()
-    assert "pydantic_settings" not in modules  # add_parser stays argparse-light
+    assert "pydantic_settings" not in modules  # add_arguments stays argparse-light
 
 
 # --- lazy imports that keep the cold start down (issue 14: `reviewer check` starts in <= 0.4 s) -------------------
