@@ -4,8 +4,8 @@ Each sub-command lives in ``reviewer/commands/<name>.py`` and exposes ``HELP`` (
 optionally ``DESCRIPTION``), ``add_arguments(parser)`` and ``run(args) -> int``; the
 dispatcher builds the parser. Every module's ``add_arguments`` runs on each invocation,
 so command modules import only argparse-level things at the top and everything heavy
-inside ``run``: ``reviewer check`` never pays for
-FastAPI or litellm (``bench/cold_start.py`` measures it).
+inside ``run``: ``reviewer check`` never pays for FastAPI or litellm (``bench/cold_start.py``
+measures it).
 
 Exit codes: 0 ok, 1 a review reached ``--fail-on`` (or a command's own failure),
 2 usage or input error (one line on stderr, never a traceback).
