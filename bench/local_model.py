@@ -71,7 +71,7 @@ async def rates(settings: Any, messages: list[dict[str, str]], output: str, roun
         # Warm up both paths first: the prompt cache, and litellm's import and client (seconds on first use).
         await client.post(running.api_base + "/chat/completions", json=body)
         await llm.ModelCaller(settings).ask(
-            local.DEFAULT_MODEL, lambda _schema: messages, answer_model, "review", {"temperature": 0}
+            local.DEFAULT_MODEL, llm.PromptMessages(messages, messages), answer_model, "review", {"temperature": 0}
         )
         for _ in range(rounds):
             started = time.perf_counter()
@@ -82,7 +82,9 @@ async def rates(settings: Any, messages: list[dict[str, str]], output: str, roun
 
             caller = llm.ModelCaller(settings)
             started = time.perf_counter()
-            await caller.ask(local.DEFAULT_MODEL, lambda _schema: messages, answer_model, "review", {"temperature": 0})
+            await caller.ask(
+                local.DEFAULT_MODEL, llm.PromptMessages(messages, messages), answer_model, "review", {"temperature": 0}
+            )
             elapsed = time.perf_counter() - started
             reviewer_rates.append(caller.stats.completion_tokens / elapsed)
     return {
@@ -103,7 +105,7 @@ async def main() -> int:
     parser.add_argument("--json-out", type=Path, help="write every review here (JSON lines)")
     args = parser.parse_args()
 
-    from reviewer import engine, local, model_review, prompts, rules
+    from reviewer import engine, local, prompts, rules
     from reviewer.config import Settings
     from reviewer.models import ReviewRequest
 
@@ -129,7 +131,7 @@ async def main() -> int:
     replies = load_replies(args.replies, args.n)
     requests = [ReviewRequest(draft=row["reply"], customer_message=row["customer"]) for row in replies]
 
-    prompt = prompts.load(model_review.prompt_for(settings.model or local.DEFAULT_MODEL, settings))
+    prompt = prompts.load(engine.prompt_for(settings.model or local.DEFAULT_MODEL, settings))
     first = requests[0]
     found = rules.run(first)
     messages = prompts.render(prompt, first, found.findings, None, found.criteria)

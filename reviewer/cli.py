@@ -1,10 +1,11 @@
 """The ``reviewer`` command line: a thin dispatcher over sub-command modules.
 
-Each sub-command lives in ``reviewer/commands/<name>.py`` and exposes
-``add_parser(subparsers)`` and ``run(args) -> int``. Every module's ``add_parser``
-runs on each invocation, so command modules import only argparse-level things at
-the top and everything heavy inside ``run``: ``reviewer check`` never pays for
-FastAPI or litellm (``bench/cold_start.py`` measures it).
+Each sub-command lives in ``reviewer/commands/<name>.py`` and exposes ``HELP`` (and
+optionally ``DESCRIPTION``), ``add_arguments(parser)`` and ``run(args) -> int``; the
+dispatcher builds the parser. Every module's ``add_arguments`` runs on each invocation,
+so command modules import only argparse-level things at the top and everything heavy
+inside ``run``: ``reviewer check`` never pays for FastAPI or litellm (``bench/cold_start.py``
+measures it).
 
 Exit codes: 0 ok, 1 a review reached ``--fail-on`` (or a command's own failure),
 2 usage or input error (one line on stderr, never a traceback).
@@ -21,7 +22,8 @@ from collections.abc import Sequence
 
 from reviewer import __version__
 
-# name -> module. A module that does not exist yet is skipped (its command is not built).
+# name -> module, which defines HELP (and optionally DESCRIPTION), add_arguments(parser) and run(args).
+# A module that does not exist yet is skipped (its command is not built).
 COMMANDS: dict[str, str] = {
     "check": "reviewer.commands.check",
     "schema": "reviewer.commands.schema",
@@ -49,14 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reviewer", description="Review a support reply before it is sent.")
     parser.add_argument("--version", action="version", version=f"reviewer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module_name in COMMANDS.values():
+    for name, module_name in COMMANDS.items():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
                 continue  # command not built yet
             raise
-        module.add_parser(sub)
+        command = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", None))
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
     return parser
 
 

@@ -57,10 +57,10 @@ def executor() -> Executor:
 
 def _warm() -> None:
     """Compile the rules and load the default judge once per worker, before the first request."""
-    from reviewer import engine, rules
+    from reviewer import rules, verdict
 
     rules.all_rules()
-    engine.current_judge()
+    verdict.current_judge()
 
 
 def _start_worker(parent: int) -> None:

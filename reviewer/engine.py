@@ -7,58 +7,19 @@ functions; none of them decides anything about a review.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from reviewer import rubric, rules
+from reviewer import rules
 from reviewer.models import Engine, Review, ReviewRequest
-from reviewer.summary import summarize
+from reviewer.verdict import build_review
 
 if TYPE_CHECKING:  # imported only where used (cold start of `reviewer check`): the model path when a model is
     # used, the repair when a rewrite is asked for, pydantic-settings when settings are built
-    from reviewer import judge as judge_module
     from reviewer import llm, merge
+    from reviewer import trust as trust_profiles
     from reviewer.config import Settings
-
-
-def build_review(
-    request: ReviewRequest, result: rules.RulesResult, engine: Engine, judge_choice: str | None = None
-) -> Review:
-    """Turn criterion results and findings into a Review with verdict and score, the learned judge merged in.
-
-    ``judge_choice``: see :func:`current_judge`.
-    """
-    criteria, findings = result.criteria, result.findings
-    verdict = rubric.decide_verdict(criteria, findings)
-    judge = current_judge(judge_choice)
-    if judge is not None:
-        applied = judge.apply(request, criteria, findings, verdict)
-        engine.judge = applied.name
-        engine.verdict_probability = round(applied.probability, 3)
-        if applied.verdict is not None and rubric.strictest(verdict, applied.verdict) != verdict:
-            engine.verdict_source = "judge"
-        criteria, findings = applied.criteria, applied.findings
-        verdict = rubric.strictest(verdict, rubric.decide_verdict(criteria, findings))
-    return Review(
-        verdict=verdict,
-        score=rubric.score(criteria, verdict),
-        criteria=criteria,
-        findings=findings,
-        summary=summarize(verdict, criteria, findings),
-        reasons=rubric.reasons(criteria, findings),
-        criteria_by_id={c.id: c for c in criteria},
-        engine=engine,
-    )
-
-
-def current_judge(choice: str | None = None) -> judge_module.Judge | None:
-    """The learned judge to use: ``choice`` (a path, ``default`` or ``none``), else ``REVIEWER_JUDGE``; unset = none.
-
-    Loaded once per process; none means the rules decide alone.
-    """
-    from reviewer import judge as judge_module
-
-    path = judge_module.resolve(choice)
-    return judge_module.get(path) if path is not None else None
 
 
 def check(
@@ -79,7 +40,7 @@ def check(
     started = time.perf_counter()
     result = rules.run(request)
     engine = Engine(rules_version=rules.RULES_VERSION, mode="rules")
-    review = build_review(request, result, engine, judge)
+    review = build_review(request, result.criteria, result.findings, engine, judge)
     if rewrite:
         from reviewer import repair
 
@@ -102,6 +63,30 @@ async def acheck(request: ReviewRequest, settings: Settings | None = None, *, re
     return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge, rewrite=rewrite)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a full review under some settings uses: the model (None = the rules alone), the prompt
+    version and the trust profile. Every caller (CLI, service, eval, batch) asks :func:`plan`."""
+
+    model: str | None
+    prompt: str | None
+
+    @cached_property
+    def trust(self) -> trust_profiles.Choice | None:
+        """The model's trust profile under the prompt (:func:`reviewer.trust.choose`); None without a model."""
+        if self.model is None:
+            return None
+        from reviewer import trust as trust_profiles
+
+        return trust_profiles.choose(self.model, self.prompt)
+
+
+def plan(settings: Settings) -> Plan:
+    """The model, prompt and trust profile a full review under ``settings`` uses (nothing is loaded)."""
+    model = resolve_model(settings)
+    return Plan(model, None if model is None else prompt_for(model, settings))
+
+
 def resolve_model(settings: Settings) -> str | None:
     """Which model a full review uses: an explicit one, else the embedded local model when installed, else none.
 
@@ -115,6 +100,15 @@ def resolve_model(settings: Settings) -> str | None:
     from reviewer import local
 
     return local.default_model(settings)
+
+
+def prompt_for(model: str, settings: Settings) -> str:
+    """The prompt version: the one set explicitly, else the local model's own (written for small models)."""
+    if "prompt" in settings.model_fields_set:
+        return settings.prompt
+    from reviewer import local
+
+    return local.default_prompt(model) or settings.prompt
 
 
 def no_model_notice(settings: Settings) -> str | None:
@@ -154,12 +148,12 @@ async def areview(
         from reviewer.config import Settings
 
         settings = Settings()
-    model = resolve_model(settings)
-    if model is None:
+    chosen = plan(settings)
+    if chosen.model is None or chosen.prompt is None:
         return await acheck(request, settings)
     from reviewer.model_review import model_review
 
-    return await model_review(request, settings, model, completion, trust)
+    return await model_review(request, settings, chosen.model, chosen.prompt, completion, trust)
 
 
 def review(

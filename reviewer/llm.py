@@ -13,7 +13,8 @@ object or raises :class:`ModelFailed`. What it does when the model misbehaves:
   ``settings.max_retries`` retries per call, all within the overall deadline
   (``settings.deadline_s`` for one review); a wait that would pass the deadline
   gives up at once. Other errors (400, 401, 404, a replay miss...) fail at once.
-- Falling back to the next model is the caller's job (the engine).
+- Falling back to the next model is the caller's job (the engine); how a model string
+  reaches its provider (and what an answer cost) is :mod:`reviewer.providers`.
 
 Record/replay and tests can inject the function that performs a completion:
 anything matching :class:`Completion` (``async (**kwargs) -> ModelResponse``, the
@@ -34,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from reviewer import providers
 from reviewer.config import Settings
 from reviewer.llm_output import json_schema
 
@@ -47,6 +49,15 @@ class Completion(Protocol):
     """The function that performs one chat completion: ``litellm.acompletion``'s keyword arguments and result."""
 
     async def __call__(self, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PromptMessages:
+    """A request's messages both ways: ``plain`` for a provider that takes the JSON schema as
+    ``response_format``, ``with_schema`` with the schema written into the prompt (JSON mode)."""
+
+    plain: list[dict[str, str]]
+    with_schema: list[dict[str, str]]
 
 
 class ModelFailed(Exception):
@@ -70,6 +81,7 @@ class CallStats:
     draft_tokens: int | None = None
     draft_accepted: int | None = None
     retry_waits: list[float] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # every answer's raw text, in order (valid or not)
 
     def add_usage(self, response: Any) -> None:
         usage = getattr(response, "usage", None)
@@ -84,26 +96,9 @@ class CallStats:
         if isinstance(timings, dict) and isinstance(timings.get("draft_n"), int):
             self.draft_tokens = (self.draft_tokens or 0) + timings["draft_n"]
             self.draft_accepted = (self.draft_accepted or 0) + int(timings.get("draft_n_accepted") or 0)
-        cost = response_cost(response)
+        cost = providers.response_cost(response)
         if cost is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost
-
-
-def response_cost(response: Any) -> float | None:
-    """litellm's cost of one response when it knows the model's price, else None."""
-    hidden = getattr(response, "_hidden_params", None) or {}
-    cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
-    if cost is None:
-        try:
-            from reviewer import litellm_quiet
-
-            cost = litellm_quiet.load().completion_cost(completion_response=response)
-        except Exception:  # unknown model or price: litellm raises; "unknown" is the honest answer
-            return None
-    try:
-        return float(cost)
-    except (TypeError, ValueError):
-        return None
 
 
 def portable_schema(schema: Any, names: bool = False) -> Any:
@@ -287,98 +282,54 @@ class ModelCaller:
 
         return await litellm_quiet.load().acompletion(**kwargs)
 
-    async def route(self, model: str) -> tuple[str, dict[str, Any], bool | None]:
-        """The litellm model string, connection kwargs and schema support for ``model``.
-
-        The embedded local model (``local/<name>``) has its own server, which does
-        support json_schema; for other models schema support is decided later (None).
-        """
-        from reviewer import local
-
-        if local.is_local(model):
-            routed, routed_extra = await local.alitellm_route(model, self.settings)
-            return str(routed), dict(routed_extra), True
-        extra: dict[str, Any] = {}
-        if model in self.settings.model_api_bases:  # its own server (or "" = the provider's), not the shared one
-            api_base, api_key = self.settings.model_api_bases[model] or None, None
-        else:
-            api_base, api_key = self.settings.api_base, self.settings.api_key
-        if api_base:
-            extra["api_base"] = api_base
-        if api_key:
-            extra["api_key"] = api_key
-        elif api_base:
-            extra["api_key"] = "sk-none"  # OpenAI-compatible servers often need no key; the client wants one
-        return model, extra, None
-
-    def wants_json_schema(self, model: str, api_base: str | None, known: bool | None = None) -> bool:
-        """Whether to constrain output with ``response_format`` json_schema (else JSON mode + schema in prompt).
-
-        ``settings.json_schema`` decides when set. Otherwise litellm's model map decides,
-        except for ``openai/<name>`` on a custom API base (an unknown OpenAI-compatible
-        server): JSON mode there, which such servers accept far more widely.
-        """
-        if self.settings.json_schema is not None:
-            return self.settings.json_schema
-        if known is not None:
-            return known
-        if api_base and model.startswith("openai/"):
-            return False
-        try:
-            from reviewer import litellm_quiet
-
-            return bool(litellm_quiet.load().supports_response_schema(model=model))
-        except Exception:
-            return False
-
     async def ask(
         self,
         model: str,
-        messages_for: Any,
+        messages: PromptMessages,
         output_model: type[T],
         schema_name: str,
         params: dict[str, Any] | None = None,
     ) -> tuple[T, str]:
         """A validated answer from ``model`` and its raw text; re-asks on invalid output; raises ModelFailed.
 
-        ``messages_for(schema_or_none)`` builds the base messages: it gets the JSON schema
-        when it must be written into the prompt (JSON mode), None when response_format
-        carries it.
+        ``messages`` are the base messages both ways (:class:`PromptMessages`): the call
+        chooses which one the provider gets.
         """
         try:
-            litellm_model, connection, schema_support = await self.route(model)
+            litellm_model, connection, schema_support = await providers.route(model, self.settings)
         except Exception as exc:  # e.g. the local model's weights are missing or fail their hash check
             raise ModelFailed(f"cannot reach the model: {describe_error(exc)}") from exc
         schema = json_schema(output_model)
-        if self.wants_json_schema(litellm_model, connection.get("api_base"), schema_support):
+        if providers.wants_json_schema(self.settings, litellm_model, connection.get("api_base"), schema_support):
             response_format: dict[str, Any] = {
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": portable_schema(schema), "strict": True},
             }
-            base: list[dict[str, str]] = messages_for(None)
+            base: list[dict[str, str]] = messages.plain
         else:
             response_format = {"type": "json_object"}
-            base = messages_for(schema)
-        messages = base
+            base = messages.with_schema
+        sent = base
         last_error = ""
         for reask in range(self.settings.max_reasks + 1):
             if reask:
                 self.stats.reasks += 1
             call = {"model": litellm_model, **connection, **(params or {})}
             try:
-                content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
+                content = await self._call_with_retries(messages=sent, response_format=response_format, **call)
             except ModelFailed as exc:
                 if response_format["type"] != "json_schema" or status_of(exc.__cause__ or exc) != 400:
                     raise
                 # The server rejected the schema-constrained request: ask again in JSON mode, schema in the prompt.
                 response_format = {"type": "json_object"}
-                base = messages = messages_for(schema)
-                content = await self._call_with_retries(messages=messages, response_format=response_format, **call)
+                base = sent = messages.with_schema
+                content = await self._call_with_retries(messages=sent, response_format=response_format, **call)
+            self.stats.answers.append(content or "")
             try:
                 return parse_answer(content, output_model), content or ""
             except InvalidOutput as exc:
                 last_error = str(exc)
-                messages = reask_messages(base, content or "", last_error)
+                sent = reask_messages(base, content or "", last_error)
         raise ModelFailed(f"no valid answer after {self.settings.max_reasks} re-asks; last error: {last_error}")
 
     async def _call_with_retries(self, **kwargs: Any) -> str | None:

@@ -7,11 +7,12 @@ for ``RewriteOnly`` instead, so a model fixing its rewrite doesn't re-judge.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from reviewer.models import CriterionId
+from reviewer.models import CriterionId, Status
 from reviewer.rubric import CRITERIA, attribute_name
 
 MAX_QUOTES = 5
@@ -30,21 +31,22 @@ class CriterionJudgement(_Closed):
     explanation: str = Field(max_length=600)
 
 
-class ModelCriteria(_Closed):
-    no_fake_apology: CriterionJudgement = Field(alias="no-fake-apology")
-    apologizes: CriterionJudgement
-    owns_it: CriterionJudgement = Field(alias="owns-it")
-    acknowledges_feelings: CriterionJudgement = Field(alias="acknowledges-feelings")
-    stays_professional: CriterionJudgement = Field(alias="stays-professional")
-    understands_issue: CriterionJudgement = Field(alias="understands-issue")
-    offers_solution: CriterionJudgement = Field(alias="offers-solution")
-    next_steps: CriterionJudgement = Field(alias="next-steps")
-    invites_input: CriterionJudgement = Field(alias="invites-input")
-    thanks_customer: CriterionJudgement = Field(alias="thanks-customer")
-
+class _Criteria(_Closed):
     def by_id(self) -> dict[CriterionId, CriterionJudgement]:
         """The judgements keyed by rubric criterion id."""
         return {c.id: getattr(self, attribute_name(c.id)) for c in CRITERIA}
+
+
+# One required field per rubric criterion, in the rubric's order, named by its id: generated from
+# reviewer.rubric.CRITERIA so the model's schema can never disagree with the rubric.
+ModelCriteria: type[_Criteria] = create_model(
+    "ModelCriteria",
+    __base__=_Criteria,
+    **{  # type: ignore[call-overload]
+        attribute_name(c.id): (CriterionJudgement, Field(alias=c.id) if attribute_name(c.id) != c.id else ...)
+        for c in CRITERIA
+    },
+)
 
 
 class ModelReview(_Closed):
@@ -66,6 +68,28 @@ class RewriteOnly(_Closed):
     """The answer to a rewrite re-ask."""
 
     rewrite: str = Field(min_length=1, max_length=20_000)
+
+
+def statuses_in(raw: str) -> dict[CriterionId, Status] | None:
+    """The per-criterion statuses in a raw answer, read leniently (an answer rejected for its summary or a
+    quote still says what the model judged); None when it holds no criteria."""
+    start, end = raw.find("{"), raw.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        data = json.loads(raw[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    criteria = data.get("criteria") if isinstance(data, dict) else None
+    if not isinstance(criteria, dict):
+        return None
+    statuses: dict[CriterionId, Status] = {}
+    for criterion in CRITERIA:
+        value = criteria.get(criterion.id)
+        status = value.get("status") if isinstance(value, dict) else value
+        if status == "pass" or status == "fail" or status == "na":
+            statuses[criterion.id] = status
+    return statuses or None
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -440,6 +440,11 @@ atexit.register(shutdown)
 API_KEY = "sk-local"  # the local server checks no key; litellm's OpenAI client wants a non-empty one
 
 
+def route_name(model: str) -> str:
+    """The name litellm knows ``model`` by: ``local/<name>`` is ``openai/<name>`` on the local server."""
+    return "openai/" + model[len(PREFIX) :] if is_local(model) else model
+
+
 def litellm_route(model: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
     """How litellm reaches ``model``: ``local/<name>`` -> ``openai/<name>`` on the local server, else unchanged.
 
@@ -449,7 +454,7 @@ def litellm_route(model: str, settings: Settings | None = None) -> tuple[str, di
     if not is_local(model):
         return model, {}
     running = server(settings)
-    return "openai/" + model[len(PREFIX) :], {"api_base": running.api_base, "api_key": API_KEY}
+    return route_name(model), {"api_base": running.api_base, "api_key": API_KEY}
 
 
 async def alitellm_route(model: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
@@ -457,4 +462,4 @@ async def alitellm_route(model: str, settings: Settings | None = None) -> tuple[
     if not is_local(model):
         return model, {}
     running = await aserver(settings)
-    return "openai/" + model[len(PREFIX) :], {"api_base": running.api_base, "api_key": API_KEY}
+    return route_name(model), {"api_base": running.api_base, "api_key": API_KEY}

@@ -33,17 +33,14 @@ from typing import Literal
 from reviewer.llm_output import CriterionJudgement, ModelReview
 from reviewer.models import CriterionId, CriterionResult, Finding, Span
 from reviewer.rubric import CRITERION_IDS
+from reviewer.rules.text import QUOTE_FOLD
 
 Trust = Literal["rules", "rules_then_model", "model"]  # most conservative first
 TrustMap = Mapping[str, Trust]
 
 CONSERVATIVE: dict[str, Trust] = dict.fromkeys(CRITERION_IDS, "rules_then_model")
 
-_FOLD = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-    "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " ",
-})
+_FOLD = str.maketrans({**QUOTE_FOLD, "\u2013": "-", "\u2014": "-", "\u2212": "-"})  # and a dash is a dash
 _EDGE = " \t\n\"'.,;:!?…-"
 
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 
 from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.engine import build_review
-from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite
+from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite, json_schema, statuses_in
 from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
+from reviewer.verdict import build_review
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
@@ -26,9 +26,12 @@ async def model_review(
     request: ReviewRequest,
     settings: Settings,
     model: str,
+    prompt_ref: str,
     completion: llm.Completion | None,
     trust: merge.TrustMap | None,
 ) -> Review:
+    """The review by ``model`` (the fallbacks after it) with the prompt ``prompt_ref``, as
+    :func:`reviewer.engine.plan` chose them, merged with the rules; degraded, never raising."""
     started = time.perf_counter()
     if cpu.small(request.draft, request.customer_message):
         found = rules.run(request)
@@ -38,7 +41,7 @@ async def model_review(
     caller = llm.ModelCaller(settings, completion)
     engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
     try:
-        prompt = prompts.load(prompt_for(model, settings))
+        prompt = prompts.load(prompt_ref)
     except prompts.PromptError as exc:
         return _degraded(request, found, engine, f"prompt: {exc}", caller, started, settings.judge, repaired)
     engine.prompt_version = prompt.ref
@@ -76,8 +79,7 @@ async def model_review(
 
         trust = trust_profiles.trust_map_for(used, prompt.ref)
     merged = merge.merge(request.draft, found.criteria, found.findings, answer, trust)
-    merged_result = rules.RulesResult(findings=merged.findings, criteria=merged.criteria)
-    review = build_review(request, merged_result, engine, settings.judge)
+    review = build_review(request, merged.criteria, merged.findings, engine, settings.judge)
     meant_to_fix = [c.id for c in merged.criteria if c.status == "fail"]
     written = await _verified_rewrite(request, settings, caller, used, prompt, found, answer.rewrite, meant_to_fix)
     review.rewrite = choose(written, repaired)
@@ -85,15 +87,6 @@ async def model_review(
     engine.dropped_quotes = merged.dropped_quotes
     _record_stats(engine, caller, started)
     return review
-
-
-def prompt_for(model: str, settings: Settings) -> str:
-    """The prompt version: the one set explicitly, else the local model's own (written for small models)."""
-    if "prompt" in settings.model_fields_set:
-        return settings.prompt
-    from reviewer import local
-
-    return local.default_prompt(model) or settings.prompt
 
 
 async def _rules_judge_model_rewrites(
@@ -126,7 +119,7 @@ async def _rules_judge_model_rewrites(
         # The rules judge here and find nothing to fix, so a rewrite could only make it worse.
         # Measured: asked anyway, the 1.5B model turned "I'm sorry we've let you down" into
         # "I'm sorry you feel upset". No model is consulted, and the engine says so.
-        review = build_review(request, found, engine, settings.judge)
+        review = build_review(request, found.criteria, found.findings, engine, settings.judge)
         engine.mode = "rules"
         engine.model = None
         _record_stats(engine, caller, started)
@@ -137,7 +130,7 @@ async def _rules_judge_model_rewrites(
     if answered is None:
         return None
     candidate, answer = answered
-    review = build_review(request, found, engine, settings.judge)
+    review = build_review(request, found.criteria, found.findings, engine, settings.judge)
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     if polish:  # no re-ask: the verified repair is already there to fall back on
         problems = rewrite.problems(request, answer.rewrite, meant_to_fix)
@@ -197,17 +190,25 @@ async def _first_answer(
     failures: list[str],
 ) -> tuple[str, AnswerT] | None:
     """Ask the candidates in order from ``start``: the first valid answer wins; failures go to ``failures``."""
+    messages = _both_ways(messages_for, output_model)
     for index in range(start, len(candidates)):
         candidate = candidates[index]
         if index:
             engine.fallbacks_used = index
         try:
-            answer, _raw = await caller.ask(candidate, messages_for, output_model, "review", dict(prompt.params))
+            answer, _raw = await caller.ask(candidate, messages, output_model, "review", dict(prompt.params))
         except llm.ModelFailed as exc:
             failures.append(f"{candidate}: {exc}")
             continue
         return candidate, answer
     return None
+
+
+def _both_ways(
+    render: Callable[[dict[str, Any] | None], list[dict[str, str]]], output_model: type[BaseModel]
+) -> llm.PromptMessages:
+    """The messages without the schema (for ``response_format``) and with it written in (JSON mode)."""
+    return llm.PromptMessages(render(None), render(json_schema(output_model)))
 
 
 async def _verified_rewrite(
@@ -234,7 +235,9 @@ async def _verified_rewrite(
             ]
 
         try:
-            fixed, _raw = await caller.ask(model, fix_messages, RewriteOnly, "rewrite", dict(prompt.params))
+            fixed, _raw = await caller.ask(
+                model, _both_ways(fix_messages, RewriteOnly), RewriteOnly, "rewrite", dict(prompt.params)
+            )
         except llm.ModelFailed as exc:
             problems = [*problems, f"could not get a corrected rewrite: {exc}"]
             break
@@ -255,6 +258,8 @@ async def _problems(settings: Settings, request: ReviewRequest, text: str, meant
 
 def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:
     stats = caller.stats
+    # The model's own judgement: the first answer that holds one (a re-asked or rejected answer counts too).
+    engine.model_criteria = next(filter(None, map(statuses_in, stats.answers)), None)
     engine.attempts = stats.attempts
     engine.reasks = stats.reasks
     engine.usage = Usage(
@@ -284,7 +289,7 @@ def _degraded(
     engine.model = None
     engine.degraded = True
     engine.degraded_reason = reason[:2000]
-    review = build_review(request, found, engine, judge_choice)
+    review = build_review(request, found.criteria, found.findings, engine, judge_choice)
     if repaired is not None:
         review.rewrite = repaired.model_copy(update={"reason": "no model answered; the repair is returned"})
     _record_stats(review.engine, caller, started)

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reviewer.channels import Channel
+
 # 1.1: `reasons`, `criteria_by_id`, the learned judge's fields, `id`, `rewrite.facts_kept`;
 # 1.2: rewrite source/reason/placeholders (all additive)
 SCHEMA_VERSION = "1.2"
@@ -21,7 +23,6 @@ MAX_CUSTOMER_CHARS = 20_000
 Verdict = Literal["send", "revise", "block"]
 Status = Literal["pass", "fail", "na"]
 Severity = Literal["error", "warning", "suggestion"]
-Channel = Literal["email", "chat", "social", "phone"]
 TextSource = Literal["draft", "customer_message"]
 JudgementSource = Literal["rules", "judge", "model", "rules+model"]
 CriterionId = Literal[
@@ -172,6 +173,11 @@ class Engine(_Strict):
     reasks: int = 0
     fallbacks_used: int = 0
     dropped_quotes: int = Field(default=0, description="Model evidence quotes not found in the draft.")
+    model_criteria: dict[CriterionId, Status] | None = Field(
+        default=None,
+        description="The model's own status per criterion, before the merge with the rules: its first answer "
+        "that judged the criteria, even one rejected for another field; null when no model judged them.",
+    )
     judge: str | None = Field(default=None, description="The learned judge used (file name and version); null if none.")
     verdict_source: Literal["rules", "judge"] = Field(
         default="rules", description="Who decided the verdict: the rules, or the learned judge (sure enough to decide)."

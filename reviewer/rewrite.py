@@ -28,6 +28,7 @@ from functools import lru_cache
 
 from reviewer import rules
 from reviewer.models import ReviewRequest
+from reviewer.rules.text import fold_quotes
 
 # The rule that flags an unfilled placeholder ("[time]") in a draft. A rewrite may leave placeholders
 # for the agent to fill in (they are listed in ``Rewrite.placeholders``), so it is not a problem here.
@@ -81,12 +82,12 @@ _NOT_NAMES = frozenset({
 
 
 def _fold(text: str) -> str:
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = fold_quotes(text)
     return re.sub(r"\s+", " ", text).lower()
 
 
 def contains(haystack: str, needle: str) -> bool:
-    """Whether ``needle`` occurs in ``haystack``, ignoring case, runs of whitespace and curly apostrophes."""
+    """Whether ``needle`` occurs in ``haystack``, ignoring case, runs of whitespace and curly quotes."""
     return _fold(needle).strip() in _fold(haystack)
 
 
@@ -206,7 +207,7 @@ _NEGATION = re.compile(
 
 def _offers(text: str) -> list[re.Match[str]]:
     """Remedy words the text offers: not those denied in their sentence ("we can't refund", "no refunds")."""
-    text = text.replace("\u2019", "'")
+    text = fold_quotes(text)
     offered = []
     for match in _REMEDY.finditer(text):
         sentence_start = max(text.rfind(mark, 0, match.start()) for mark in ".!?\n") + 1

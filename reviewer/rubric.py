@@ -13,6 +13,10 @@ A learned judge (:mod:`reviewer.judge`) that is sure of a *stricter* verdict rai
 it reads untrusted text: nothing in a draft may talk the verdict below the rules' floor
 (:func:`strictest`).
 
+A judgement of statuses alone, with no finding to point at (a model's own answer), counts a
+failed *blocking* criterion (:data:`BLOCKING_CRITERIA`: a fake apology, an unprofessional
+reply) as an ``error`` (:func:`status_verdict`): those failures make a reply worse.
+
 A criterion of weight is one whose failure alone makes a reply unfit to send:
 no fake apology, an early apology, staying professional, understanding the
 issue and clear next steps. The others (ownership, naming the impact, a remedy,
@@ -27,9 +31,11 @@ so the number never contradicts the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import get_args
 
-from reviewer.models import CriterionId, CriterionResult, Finding, Reason, Verdict
+from reviewer.models import CriterionId, CriterionResult, Finding, Reason, Severity, Status, Verdict
 
 GATING_WEIGHT = 2
 BLOCK_SCORE_CAP = 30
@@ -68,7 +74,12 @@ CRITERIA: tuple[Criterion, ...] = (
 )
 
 CRITERIA_BY_ID: dict[str, Criterion] = {c.id: c for c in CRITERIA}
-CRITERION_IDS: tuple[CriterionId, ...] = tuple(c.id for c in CRITERIA)
+CRITERION_IDS: tuple[CriterionId, ...] = get_args(CriterionId)  # the type the API validates against
+if tuple(c.id for c in CRITERIA) != CRITERION_IDS:
+    raise ImportError("rubric.CRITERIA must describe each models.CriterionId once, in the same order")
+
+# Failing one of these makes a reply worse, not merely incomplete (GUIDANCE: verdicts).
+BLOCKING_CRITERIA: tuple[CriterionId, ...] = ("no-fake-apology", "stays-professional")
 
 
 def attribute_name(criterion_id: str) -> str:
@@ -89,15 +100,27 @@ def strictest(*verdicts: Verdict) -> Verdict:
     return max(verdicts, key=VERDICT_ORDER.index)
 
 
-def decide_verdict(criteria: list[CriterionResult], findings: list[Finding]) -> Verdict:
-    """The verdict rule documented in this module's docstring."""
-    if any(f.severity == "error" for f in findings):
+def verdict_for(severities: Iterable[Severity], failed: Iterable[str]) -> Verdict:
+    """The verdict rule documented in this module's docstring, from the findings' severities and the failed criteria."""
+    seen = set(severities)
+    if "error" in seen:
         return "block"
-    if any(f.severity == "warning" for f in findings):
+    if "warning" in seen:
         return "revise"
-    if any(c.status == "fail" and is_gating(c.id) for c in criteria):
+    if any(is_gating(cid) for cid in failed):
         return "revise"
     return "send"
+
+
+def decide_verdict(criteria: list[CriterionResult], findings: list[Finding]) -> Verdict:
+    """The verdict of a review's criteria and findings (:func:`verdict_for`)."""
+    return verdict_for((f.severity for f in findings), (c.id for c in criteria if c.status == "fail"))
+
+
+def status_verdict(statuses: Mapping[CriterionId, Status]) -> Verdict:
+    """The verdict statuses alone imply (a model's own judgement): a failed blocking criterion counts as an error."""
+    failed = [cid for cid, status in statuses.items() if status == "fail"]
+    return verdict_for(("error" for cid in failed if cid in BLOCKING_CRITERIA), failed)
 
 
 def reasons(criteria: list[CriterionResult], findings: list[Finding]) -> list[Reason]:

@@ -13,9 +13,9 @@ import pytest
 from cli_helpers import FAKE_APOLOGY, run_cli
 
 from reviewer import check
-from reviewer.ci_formats import github_lines
+from reviewer.commands.ci_formats import github_lines
+from reviewer.commands.render import Result
 from reviewer.models import ReviewRequest
-from reviewer.render import Result
 
 Capsys = pytest.CaptureFixture[str]
 CUSTOMER = "Hi.\nThis is the third time I write about order 4411!"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import FAKE_APOLOGY, GOOD_DRAFT, assert_usage_error, feed_stdin, run_cli
 
-from reviewer import engine, render
+from reviewer import engine
 from reviewer.commands import check as check_command
+from reviewer.commands import render
 from reviewer.models import MAX_DRAFT_CHARS, CriterionResult, Engine, Finding, Review, ReviewRequest, Rewrite, Span
 from reviewer.rubric import CRITERIA
 

@@ -60,7 +60,7 @@ def test_help_imports_nothing_heavy() -> None:
     modules, code = _imported_modules("check", "--help")
     assert code == 0
     assert _heavy(modules) == set()
-    assert "pydantic_settings" not in modules  # add_parser stays argparse-light
+    assert "pydantic_settings" not in modules  # add_arguments stays argparse-light
 
 
 # --- lazy imports that keep the cold start down (issue 14: `reviewer check` starts in <= 0.4 s) -------------------
@@ -77,7 +77,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_importing_the_engine_and_the_check_command_loads_no_settings_repair_or_yaml() -> None:
-    modules = _modules_after("import reviewer.engine, reviewer.commands.check, reviewer.render")
+    modules = _modules_after("import reviewer.engine, reviewer.commands.check, reviewer.commands.render")
     assert "reviewer.engine" in modules
     assert not modules & {"pydantic_settings", "reviewer.config", "reviewer.repair", "reviewer.rewrite", "yaml"}
 

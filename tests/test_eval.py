@@ -271,7 +271,7 @@ def test_replaying_the_local_model_never_routes_to_its_runtime() -> None:
 def test_the_report_names_the_prompt_the_engine_uses() -> None:
     from reviewer import local
     from reviewer.config import Settings
-    from reviewer.evaluation.suite import effective_prompt
+    from reviewer.engine import prompt_for as effective_prompt
 
     assert effective_prompt(local.DEFAULT_MODEL, Settings()) == local.default_prompt(local.DEFAULT_MODEL)
     assert effective_prompt(local.DEFAULT_MODEL, Settings().with_overrides(prompt="review@v1")) == "review@v1"

@@ -262,7 +262,7 @@ def test_litellm_banners_stay_off_on_every_path(capfd: pytest.CaptureFixture[str
     """A price lookup for a model litellm doesn't know prints a 'Provider List' banner unless silenced."""
     import litellm
 
-    from reviewer.llm import response_cost
+    from reviewer.providers import response_cost
 
     litellm.suppress_debug_info = False  # as a fresh import leaves it
     response = litellm.ModelResponse(model="qwen-unknown-to-litellm")
@@ -293,3 +293,23 @@ def test_model_api_bases_come_from_json_in_the_environment(monkeypatch: pytest.M
 
     monkeypatch.setenv("REVIEWER_MODEL_API_BASES", '{"openai/llama3": "http://127.0.0.1:9/v1", "openai/gpt-4o": ""}')
     assert Settings().model_api_bases == {"openai/llama3": "http://127.0.0.1:9/v1", "openai/gpt-4o": ""}
+
+
+async def test_the_models_own_statuses_ride_on_the_review(fake_llm: FakeLLM) -> None:
+    """engine.model_criteria: what the model said per criterion, before the merge with the rules."""
+    fake_llm.script(model_answer(DRAFT, statuses={"owns-it": "fail", "invites-input": "na"}))
+    review = await engine.areview(request_for(), fast_settings(fake_llm))
+    statuses = review.engine.model_criteria
+    assert statuses is not None and len(statuses) == 10
+    assert statuses["owns-it"] == "fail" and statuses["invites-input"] == "na" and statuses["apologizes"] == "pass"
+    assert engine.check(request_for()).engine.model_criteria is None  # no model judged
+
+
+async def test_a_rejected_answer_still_says_what_the_model_judged(fake_llm: FakeLLM) -> None:
+    """Every answer invalid (a summary past its limit): degraded, the model's statuses kept (the eval reads them)."""
+    too_long = model_answer(DRAFT, statuses={"thanks-customer": "fail"}).replace(
+        '"summary": "Reviewed by the fake model."', '"summary": "' + "x" * 700 + '"')
+    fake_llm.script(too_long, too_long, too_long)
+    review = await engine.areview(request_for(), fast_settings(fake_llm, max_reasks=2))
+    assert review.engine.degraded and review.engine.mode == "rules"
+    assert review.engine.model_criteria is not None and review.engine.model_criteria["thanks-customer"] == "fail"

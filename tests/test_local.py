@@ -214,7 +214,7 @@ GOOD_REWRITE = (
 
 
 def test_the_shipped_local_model_gets_the_small_prompt_unless_one_is_set() -> None:
-    from reviewer.model_review import prompt_for as _prompt_for
+    from reviewer.engine import prompt_for as _prompt_for
 
     assert _prompt_for(local.DEFAULT_MODEL, Settings()) == local.DEFAULT_PROMPT
     assert _prompt_for(local.DEFAULT_MODEL, Settings(prompt="review@v1")) == "review@v1"

@@ -220,6 +220,22 @@ def test_flags_reach_the_workers_through_the_environment() -> None:
     }
 
 
+def test_every_setting_flag_of_serve_reaches_the_workers() -> None:
+    """The workers build their settings from the environment: each flag serve takes must arrive there."""
+    args = argparse.Namespace(judge="default", deadline=30.0, drain_seconds=5.0, db="reviews.db", queue_limit=0,
+                              insecure_no_auth=True, rules_only=None)
+    environ: dict[str, str] = {}
+    serve.export_flags(args, environ)
+    assert environ == {
+        "REVIEWER_JUDGE": "default",
+        "REVIEWER_DEADLINE_S": "30.0",
+        "REVIEWER_DRAIN_S": "5.0",
+        "REVIEWER_DB": "reviews.db",
+        "REVIEWER_QUEUE_LIMIT": "0",
+        "REVIEWER_INSECURE_NO_AUTH": "true",
+    }
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "expected"),
     [

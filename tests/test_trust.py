@@ -15,6 +15,7 @@ from llm_helpers import fast_settings, phrase_rules
 
 from reviewer import engine, merge, prompts, rules, trust
 from reviewer.cli import main
+from reviewer.evaluation import trust_suggest
 from reviewer.models import ReviewRequest
 from reviewer.rubric import CRITERION_IDS
 
@@ -171,7 +172,7 @@ def test_suggest_trusts_the_model_only_where_it_is_measured_to_help(tmp_path: Pa
             "owns-it": ("pass", "pass", "fail" if fails else "pass", True),
         }
         cases.append(fake_case(i, "send", statuses))
-    profile = trust.suggest(fake_report(cases, majority=0.5))
+    profile = trust_suggest.suggest(fake_report(cases, majority=0.5))
     levels = profile.levels()
     assert levels["offers-solution"] == "rules_then_model"  # only where the rules abstain; no gain from more
     assert levels["owns-it"] == "rules"
@@ -179,12 +180,13 @@ def test_suggest_trusts_the_model_only_where_it_is_measured_to_help(tmp_path: Pa
     assert profile.criteria["offers-solution"].agreement["rules"] == 0.5
     assert profile.criteria["owns-it"].agreement["model"] == 0.5
     assert profile.verdict["merged"] is not None and profile.verdict["merged"] >= profile.verdict["rules"]  # type: ignore[operator]
-    assert trust.load_profile(write_profile(tmp_path, "s", yaml.safe_load(trust.dump_profile(profile)))) == profile
+    dumped = yaml.safe_load(trust_suggest.dump_profile(profile))
+    assert trust.load_profile(write_profile(tmp_path, "s", dumped)) == profile
 
 
 def test_suggest_needs_enough_cases() -> None:
     cases = [fake_case(i, "send", {"offers-solution": ("fail", "pass", "fail", False)}) for i in range(5)]
-    profile = trust.suggest(fake_report(cases, majority=0.5))
+    profile = trust_suggest.suggest(fake_report(cases, majority=0.5))
     assert profile.levels()["offers-solution"] == "rules"
     assert "too few" in profile.criteria["offers-solution"].why
 
@@ -199,7 +201,7 @@ def test_suggest_demotes_a_criterion_that_drags_the_verdict_below_the_floor() ->
             cases.append(fake_case(i, "revise", {"understands-issue": ("fail", "pass", "fail", False)}))
         else:
             cases.append(fake_case(i, "send", {"understands-issue": ("na", "na", "fail", False)}))
-    profile = trust.suggest(fake_report(cases, majority=0.5))
+    profile = trust_suggest.suggest(fake_report(cases, majority=0.5))
     entry = profile.criteria["understands-issue"]
     assert entry.agreement["rules_then_model"] == 1.0 and entry.agreement["rules"] == 0.0
     assert entry.trust == "rules" and "demoted" in entry.why
@@ -211,11 +213,11 @@ def test_simulated_verdict_follows_the_rubric_rule() -> None:
     levels: dict[str, trust.TrustLevel] = dict.fromkeys(CRITERION_IDS, "rules_then_model")
     warning = [{"severity": "warning", "source": "rules"}]
     model_error = [{"severity": "error", "source": "model"}]
-    assert trust.simulate_verdict(fake_case(0, "send", {}, warning), levels) == "revise"
-    assert trust.simulate_verdict(fake_case(0, "send", {}, model_error), levels) == "send"
+    assert trust_suggest.simulate_verdict(fake_case(0, "send", {}, warning), levels) == "revise"
+    assert trust_suggest.simulate_verdict(fake_case(0, "send", {}, model_error), levels) == "send"
     gating_fail = {"apologizes": ("pass", "fail", "pass", True)}
-    assert trust.simulate_verdict(fake_case(0, "send", gating_fail), levels) == "revise"
-    assert trust.simulate_verdict(fake_case(0, "send", gating_fail),
+    assert trust_suggest.simulate_verdict(fake_case(0, "send", gating_fail), levels) == "revise"
+    assert trust_suggest.simulate_verdict(fake_case(0, "send", gating_fail),
                                   {**levels, "apologizes": "model"}) == "send"
 
 
@@ -294,5 +296,5 @@ def test_allow_stale_replays_a_case_whose_rule_findings_moved_and_counts_it(
 def test_suggest_stops_when_the_rules_alone_are_below_the_majority() -> None:
     # every reply is "revise" and the rules say "send" to all: nothing the profile can demote reaches the floor
     cases = [fake_case(i, "revise", {}) for i in range(30)]
-    profile = trust.suggest(fake_report(cases, majority=1.0))
+    profile = trust_suggest.suggest(fake_report(cases, majority=1.0))
     assert set(profile.levels().values()) == {"rules"} and profile.verdict["merged"] == 0.0

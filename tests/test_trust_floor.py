@@ -20,6 +20,7 @@ import pytest
 
 from reviewer import local, trust
 from reviewer.config import Settings
+from reviewer.evaluation import trust_suggest
 from reviewer.evaluation.suite import EvalOptions, EvalUsageError, run_eval_sync
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,9 +76,10 @@ def test_the_committed_profile_is_what_the_replay_measures(replay: dict[str, Any
     # the profile's choices still hold the floor, and the merge the engine did is the verdict they imply
     cases = replay["cases"]
     rules_only: dict[str, trust.TrustLevel] = dict.fromkeys(profile.levels(), "rules")
-    assert (trust.verdict_agreement(cases, profile.levels()) or 0) >= (trust.verdict_agreement(cases, rules_only) or 0)
+    merged = trust_suggest.verdict_agreement(cases, profile.levels()) or 0
+    assert merged >= (trust_suggest.verdict_agreement(cases, rules_only) or 0)
     for case in cases:
-        assert trust.simulate_verdict(case, profile.levels()) == case["verdict"]["got"], case["id"]
+        assert trust_suggest.simulate_verdict(case, profile.levels()) == case["verdict"]["got"], case["id"]
 
 
 async def test_the_default_local_path_reaches_the_rules_alone_verdict_agreement(fake_llm: Any) -> None:

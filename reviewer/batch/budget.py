@@ -16,14 +16,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reviewer.batch.read import Row
-from reviewer.batch.store import Reviewed, Writer
+from reviewer.batch.read import Row, build_request
+from reviewer.batch.store import Reviewed, Writer, record
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from reviewer.batch.run import Summary
+    from reviewer.batch.summary import Summary
     from reviewer.config import Settings
 
 # Output tokens of one review's first call, for the estimate: the full review prompt judges ten
@@ -39,6 +39,7 @@ class ModelPlan:
 
     settings: Settings
     model: str
+    prompt: str
     sample: int | None = None
     when: frozenset[str] | None = None
     concurrency: int = 4
@@ -81,11 +82,9 @@ class Estimate:
 def estimate(rows: Sequence[Row], plan: ModelPlan) -> Estimate:
     """Tokens of the first call of each review (counted on up to 200 rendered prompts, scaled) and their price."""
     from reviewer import litellm_quiet, prompts, rules
-    from reviewer.batch.run import build_request
-    from reviewer.model_review import prompt_for
 
     litellm = litellm_quiet.load()
-    prompt = prompts.load(prompt_for(plan.model, plan.settings))
+    prompt = prompts.load(plan.prompt)
     counted = rows[:ESTIMATE_SAMPLE]
     prompt_tokens = 0
     for row in counted:
@@ -129,7 +128,6 @@ async def _review_all(
     rows: Sequence[Row], plan: ModelPlan, writer: Writer, summary: Summary, advance: Callable[[], None]
 ) -> None:
     from reviewer import areview
-    from reviewer.batch.run import build_request, record
 
     gate = asyncio.Semaphore(plan.concurrency)
 

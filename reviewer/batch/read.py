@@ -236,3 +236,11 @@ def row_of(record: Mapping[str, Any], columns: Columns, source: str, row: int, l
         channel=_text(_get(record, columns.channel)),
         timestamp=_text(_get(record, columns.timestamp)),
     )
+
+
+def build_request(row: Row) -> Any:
+    """The row as a ``ReviewRequest`` (a help-desk channel name mapped to the reviewer's four)."""
+    from reviewer import ReviewRequest
+
+    channel = CHANNELS.get(row.channel.lower()) if row.channel else None
+    return ReviewRequest(draft=row.draft, customer_message=row.customer, context={"channel": channel})

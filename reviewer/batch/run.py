@@ -10,16 +10,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reviewer.batch import read, store
-from reviewer.batch.read import BadRow, Row
-from reviewer.batch.store import Reviewed
+from reviewer.batch.read import BadRow, Row, build_request
+from reviewer.batch.store import Reviewed, record
+from reviewer.batch.summary import Summary
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,38 +44,6 @@ class Options:
     progress: bool = True
     model: ModelPlan | None = None
     judge: str | None = None  # a judge file, "default" or "none"; None: REVIEWER_JUDGE, unset = the rules alone
-
-
-@dataclass
-class Summary:
-    rows: int = 0
-    already_done: int = 0
-    reviewed: int = 0
-    bad: int = 0
-    verdicts: Counter[str] = field(default_factory=Counter)
-    by_model: int = 0
-    degraded: int = 0
-    cost_usd: float = 0.0
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.reviewed / self.seconds if self.seconds > 0 else 0.0
-
-    def lines(self) -> list[str]:
-        mix = ", ".join(f"{verdict} {self.verdicts[verdict]:,}" for verdict in ("send", "revise", "block"))
-        out = [
-            f"rows: {self.rows:,} read, {self.already_done:,} already in the output, "
-            f"{self.reviewed:,} reviewed, {self.bad:,} bad (skipped)",
-            f"verdicts of the rows reviewed now: {mix}",
-            f"time: {self.seconds:,.1f} s, {self.rate:,.0f} rows/s",
-        ]
-        if self.by_model:
-            out.append(
-                f"model: {self.by_model:,} rows reviewed by the model ({self.degraded:,} degraded to the rules), "
-                f"cost ${self.cost_usd:,.4f} as litellm reports it"
-            )
-        return out
 
 
 # --- the worker side --------------------------------------------------------------------------------
@@ -103,31 +71,6 @@ def review_rows(rows: list[Row], judge: str | None = None) -> tuple[list[Reviewe
             continue
         reviewed.append(record(row, review.verdict, review.score, review.model_dump_json()))
     return reviewed, bad
-
-
-def build_request(row: Row) -> Any:
-    """The row as a ``ReviewRequest`` (a help-desk channel name mapped to the reviewer's four)."""
-    from reviewer import ReviewRequest
-
-    channel = read.CHANNELS.get(row.channel.lower()) if row.channel else None
-    return ReviewRequest(draft=row.draft, customer_message=row.customer, context={"channel": channel})
-
-
-def record(row: Row, verdict: str, score: int, review_json: str) -> Reviewed:
-    return Reviewed(
-        id=row.id,
-        source=row.source,
-        row=row.row,
-        agent=row.agent,
-        team=row.team,
-        channel=row.channel,
-        timestamp=row.timestamp,
-        draft=row.draft,
-        customer=row.customer,
-        verdict=verdict,
-        score=score,
-        review_json=review_json,
-    )
 
 
 def _warm_up(judge: str | None = None) -> None:

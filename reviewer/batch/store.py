@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from reviewer.batch.read import InputError, require_pyarrow
+from reviewer.batch.read import InputError, Row, require_pyarrow
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 META = ("id", "source", "row", "agent", "team", "channel", "timestamp", "draft", "customer")
@@ -259,3 +259,20 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
             if not isinstance(record, dict) or not isinstance(record.get("review"), dict):
                 raise InputError(f"{path}: line {number} is not a reviewer batch record")
             yield record
+
+
+def record(row: Row, verdict: str, score: int, review_json: str) -> Reviewed:
+    return Reviewed(
+        id=row.id,
+        source=row.source,
+        row=row.row,
+        agent=row.agent,
+        team=row.team,
+        channel=row.channel,
+        timestamp=row.timestamp,
+        draft=row.draft,
+        customer=row.customer,
+        verdict=verdict,
+        score=score,
+        review_json=review_json,
+    )

@@ -29,13 +29,14 @@ def _verdicts(value: str) -> frozenset[str]:
     return chosen
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "batch",
-        help="review every reply of JSONL/CSV/Parquet exports into a JSONL or Parquet output (resumable)",
-        description="Review every row of help-desk exports with the rules (and optionally a model on a budget). "
-        "A rerun skips the ids already in OUT.",
-    )
+HELP = "review every reply of JSONL/CSV/Parquet exports into a JSONL or Parquet output (resumable)"
+DESCRIPTION = (
+    "Review every row of help-desk exports with the rules (and optionally a model on a budget). "
+    "A rerun skips the ids already in OUT."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL, CSV or Parquet files")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.jsonl, or OUT.parquet (a folder)")
     parser.add_argument("--input-format", choices=INPUT_FORMATS, help="default: from each input's extension")
@@ -63,7 +64,6 @@ def add_parser(sub: Any) -> None:
     )
     budget.add_argument("--model-concurrency", type=positive_int, default=4, help="model reviews at once (default: 4)")
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,9 +137,9 @@ def _run_on_ray(args: argparse.Namespace, sources: list[Any], output: Path, outp
 
 def _judge(args: argparse.Namespace) -> str | None:
     """The learned judge as ``reviewer check`` picks it: --judge, else the config file or REVIEWER_JUDGE."""
-    from reviewer.commands.check import build_settings
+    from reviewer.commands.model_flags import settings_from_args
 
-    judge: str | None = build_settings(args).judge
+    judge: str | None = settings_from_args(args).judge
     return judge
 
 
@@ -152,15 +152,16 @@ def _model_plan(args: argparse.Namespace) -> Any:
         return None
     from reviewer import engine
     from reviewer.batch.budget import ModelPlan
-    from reviewer.commands.check import build_settings
+    from reviewer.commands.model_flags import settings_from_args
 
-    settings = build_settings(args)
-    model = engine.resolve_model(settings)
-    if model is None:
+    settings = settings_from_args(args)
+    planned = engine.plan(settings)
+    if planned.model is None or planned.prompt is None:
         raise UsageError("--model-sample/--model-when need a model: --model M (or REVIEWER_MODEL)")
     return ModelPlan(
         settings=settings,
-        model=model,
+        model=planned.model,
+        prompt=planned.prompt,
         sample=args.model_sample,
         when=args.model_when,
         concurrency=args.model_concurrency,

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reviewer.channels import CHANNELS
 from reviewer.cli import UsageError
-from reviewer.commands.model_flags import add_model_flags
+from reviewer.commands.model_flags import add_model_flags, settings_from_args
 
 if TYPE_CHECKING:
     from reviewer.config import Settings
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "lines", "sarif", "github")
 FAIL_ON = ("block", "revise", "never")
-CHANNELS = ("email", "chat", "social", "phone")
 # A draft may be 20,000 characters; a file this big cannot be one and is not read into memory.
 MAX_FILE_BYTES = 1024 * 1024
 TEXT_LABEL = "<text>"
@@ -50,12 +50,11 @@ class Draft:
     text: str
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "check",
-        help="review a draft reply (text, '-' for stdin, files or folders)",
-        description="Review a draft reply before it is sent. Without a model: the rules engine alone, offline.",
-    )
+HELP = "review a draft reply (text, '-' for stdin, files or folders)"
+DESCRIPTION = "Review a draft reply before it is sent. Without a model: the rules engine alone, offline."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs",
         nargs="*",
@@ -96,7 +95,6 @@ def add_parser(sub: Any) -> None:
         help="exit 1 when a verdict reaches this level (default: block, or fail_on in the config file)",
     )
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
 
 
 # --- reading the inputs ---------------------------------------------------------------------------
@@ -245,37 +243,6 @@ def _request(draft: Draft, customer: str | None, context: Context) -> ReviewRequ
         raise UsageError(f"{draft.label}: {_validation_message(exc)}") from None
 
 
-def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given as flags (None = not given), by their ``Settings`` field names."""
-    fallbacks = None
-    if args.fallback_models is not None:
-        fallbacks = [name.strip() for name in args.fallback_models.split(",") if name.strip()]
-    return {
-        "model": args.model,
-        "api_base": args.api_base,
-        "api_key": args.api_key,
-        "fallback_models": fallbacks,
-        "timeout_s": args.timeout,
-        "deadline_s": getattr(args, "deadline", None),
-        "server": getattr(args, "server", None),
-        "prompt": args.prompt,
-        "rules_only": args.rules_only,
-        "judge": getattr(args, "judge", None),
-        "fail_on": getattr(args, "fail_on", None),
-    }
-
-
-def build_settings(args: argparse.Namespace) -> Settings:
-    """Settings from the config file and the environment, with the command-line flags winning."""
-    from reviewer.config import SettingsProblem, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsProblem as exc:
-        raise UsageError(str(exc)) from None
-    return settings.with_overrides(**flag_settings(args))
-
-
 # --- reviewing -------------------------------------------------------------------------------------
 
 
@@ -363,11 +330,12 @@ def fails(verdict: str, fail_on: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reviewer import engine, render
+    from reviewer import engine
+    from reviewer.commands import render
 
     pairs, customer_label = build_requests(args)
-    settings = build_settings(args)
-    model = engine.resolve_model(settings)
+    settings = settings_from_args(args)
+    model = engine.plan(settings).model
     why_rules = "--rules-only" if settings.rules_only else "no model configured"
     if model is not None and args.format != "text" and not (args.rewrite or args.model):
         # Machine formats don't wait minutes for an offline model unless asked: the verdict, findings and
@@ -389,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "lines":
         render.print_lines(results)
     elif args.format in ("sarif", "github"):
-        from reviewer import ci_formats
+        from reviewer.commands import ci_formats
 
         (ci_formats.print_sarif if args.format == "sarif" else ci_formats.print_github)(results)
     else:

@@ -15,17 +15,14 @@ from reviewer.cli import UsageError
 from reviewer.commands.check import FAIL_ON
 from reviewer.commands.model_flags import add_model_flags
 
+HELP = "show the effective settings and where each came from"
+DESCRIPTION = "Show the effective settings: flags > REVIEWER_* environment > config file > defaults."
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "config",
-        help="show the effective settings and where each came from",
-        description="Show the effective settings: flags > REVIEWER_* environment > config file > defaults.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON: {file, settings: {name: {value, source}}}")
     parser.add_argument("--fail-on", choices=FAIL_ON, help="as for reviewer check")
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
 
 
 def _shown(value: Any) -> str:
@@ -37,10 +34,10 @@ def _shown(value: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reviewer.commands.check import build_settings, flag_settings
+    from reviewer.commands.model_flags import flag_settings, settings_from_args
     from reviewer.config import ConfigFileError, explain, find_config_file
 
-    settings = build_settings(args)
+    settings = settings_from_args(args)
     try:
         config = find_config_file()
         origins = explain(settings, flag_settings(args))

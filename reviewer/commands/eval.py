@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+HELP = "score the reviewer on golden cases (or realworld-dev) and gate against a baseline"
+DESCRIPTION = (
+    "Run eval cases through the reviewer and write report.json, report.md and junit.xml. "
+    "`reviewer eval compare A.json B.json` prints two reports side by side."
+)
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "eval",
-        help="score the reviewer on golden cases (or realworld-dev) and gate against a baseline",
-        description="Run eval cases through the reviewer and write report.json, report.md and junit.xml. "
-        "`reviewer eval compare A.json B.json` prints two reports side by side.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="*", metavar="compare A.json B.json",
                         help="compare two report.json files instead of running")
     parser.add_argument("--cases", metavar="PATH|realworld-dev",
@@ -48,7 +48,6 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--suggest-trust", action="store_true",
                         help="propose a trust profile for the model from this run (labelled cases, e.g. "
                         "realworld-dev); written beside the reports")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +62,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--concurrency must be at least 1")
 
 
-    from reviewer.config import SettingsProblem, load_settings
+    from reviewer.commands.model_flags import settings_from_args
     from reviewer.evaluation.suite import EvalOptions, EvalUsageError, run_eval_sync
 
-    try:
-        settings = load_settings().with_overrides(api_base=args.api_base)
-    except SettingsProblem as exc:
-        raise UsageError(str(exc)) from None
+    settings = settings_from_args(args)  # --model and --prompt reach the run through the options too
     options = EvalOptions(
         cases=args.cases, model=args.model, prompt=args.prompt, concurrency=args.concurrency,
         baseline=args.baseline, update_baseline=args.update_baseline, tolerances=args.tolerances, out=args.out,

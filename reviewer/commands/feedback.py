@@ -10,17 +10,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from reviewer.cli import UsageError
 
+HELP = "export agents' feedback as eval cases or training labels"
+DESCRIPTION = "Agents' feedback stored by `reviewer serve` (REVIEWER_DB)."
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "feedback",
-        help="export agents' feedback as eval cases or training labels",
-        description="Agents' feedback stored by `reviewer serve` (REVIEWER_DB).",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="feedback_command", metavar="ACTION", required=True)
     export = actions.add_parser(
         "export",
@@ -31,7 +28,6 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--db", type=Path, help="the feedback database (default: REVIEWER_DB)")
     export.add_argument("-o", "--out", type=Path, help="where to write the cases or labels (default: stdout)")
     export.add_argument("--texts", type=Path, help="with --as labels: where to write the texts ({id, customer, reply})")
-    export.set_defaults(handler=run)
 
 
 def _write(path: Path | None, text: str) -> None:

@@ -1,33 +1,51 @@
-"""The model flags that the commands share, and the argparse types they use, in one place.
+"""The model flags that the commands share, the argparse types they use, and how flags become ``Settings``.
 
-Import-light on purpose (argparse only): command modules' ``add_parser`` runs on every CLI start.
+Import-light on purpose (argparse only at import): command modules' ``add_parser`` runs on every CLI start.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reviewer.cli import UsageError
+
+if TYPE_CHECKING:
+    from reviewer.config import Settings
+
+N = TypeVar("N", int, float)
+
+
+def _number(kind: Callable[[str], N], value: str, noun: str, fits: Callable[[N], bool], rule: str) -> N:
+    """``value`` read by ``kind`` and checked by ``fits``; else argparse's error, naming what was expected."""
+    try:
+        number = kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {noun}: {value!r}") from None
+    if not fits(number):
+        raise argparse.ArgumentTypeError(f"{rule}: {value!r}")
+    return number
 
 
 def positive_int(value: str) -> int:
     """argparse type: a whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
+    return _number(int, value, "a whole number", lambda n: n >= 1, "must be at least 1")
 
 
 def positive_float(value: str) -> float:
     """argparse type: a number greater than 0."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {value!r}")
-    return number
+    return _number(float, value, "a number", lambda n: n > 0, "must be greater than 0")
+
+
+def port(value: str) -> int:
+    """argparse type: a TCP port."""
+    return _number(int, value, "a port number", lambda n: 1 <= n <= 65535, "port must be 1-65535")
+
+
+def seconds_up_to_300(value: str) -> float:
+    """argparse type: a time in seconds, more than 0 and at most 5 minutes."""
+    return _number(float, value, "a number", lambda n: 0 < n <= 300, "must be more than 0 and at most 300")
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -47,3 +65,49 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         "--judge", metavar="PATH",
         help="learned judge: a file from `reviewer train`, 'default' (the shipped one, CC BY-NC-SA) or 'none'",
     )
+
+
+def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags by any command (None = not given), by their ``Settings`` field names."""
+    fallbacks = getattr(args, "fallback_models", None)
+    return {
+        "model": getattr(args, "model", None),
+        "api_base": getattr(args, "api_base", None),
+        "api_key": getattr(args, "api_key", None),
+        "fallback_models": None if fallbacks is None else [n.strip() for n in fallbacks.split(",") if n.strip()],
+        "timeout_s": getattr(args, "timeout", None),
+        "deadline_s": getattr(args, "deadline", None),
+        "server": getattr(args, "server", None),
+        "prompt": getattr(args, "prompt", None),
+        "rules_only": getattr(args, "rules_only", None),
+        "judge": getattr(args, "judge", None),
+        "fail_on": getattr(args, "fail_on", None),
+        "max_concurrency": getattr(args, "max_concurrency", None),
+        "queue_limit": getattr(args, "queue_limit", None),
+        "drain_s": getattr(args, "drain_seconds", None),
+        "db": getattr(args, "db", None),
+        "insecure_no_auth": getattr(args, "insecure_no_auth", None) or None,  # a store_true flag: False = not given
+    }
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the config file and the environment, with the command-line flags winning."""
+    from reviewer.config import SettingsProblem, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsProblem as exc:
+        raise UsageError(str(exc)) from None
+    return settings.with_overrides(**flag_settings(args))
+
+
+def export_flags(args: argparse.Namespace, environ: MutableMapping[str, str]) -> None:
+    """Write the flags that were given into ``environ`` as ``REVIEWER_<FIELD>`` variables (for worker processes)."""
+    for name, value in flag_settings(args).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list):
+            value = ",".join(value)
+        environ[f"REVIEWER_{name.upper()}"] = str(value)

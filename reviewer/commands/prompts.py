@@ -6,11 +6,11 @@ import argparse
 import difflib
 import json
 import sys
-from typing import Any
+
+HELP = "list, show, diff or lock the versioned prompts"
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("prompts", help="list, show, diff or lock the versioned prompts")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help="every prompt version with its hash and lock status")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
     diff.add_argument("a", metavar="A")
     diff.add_argument("b", metavar="B")
     actions.add_parser("lock", help="record the hash of new prompt versions in prompts/LOCK")
-    parser.set_defaults(handler=run, action=None)
+    parser.set_defaults(action=None)
 
 
 def run(args: argparse.Namespace) -> int:

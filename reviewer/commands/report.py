@@ -8,24 +8,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from reviewer.cli import UsageError
 
+HELP = "a scorecard (HTML) from a `reviewer batch` output"
+DESCRIPTION = (
+    "Verdicts over time, per agent and team, the criteria each agent fails most, the most "
+    "frequent findings and the replies to coach on: one HTML file with inline SVG charts, no network."
+)
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "report",
-        help="a scorecard (HTML) from a `reviewer batch` output",
-        description="Verdicts over time, per agent and team, the criteria each agent fails most, the most "
-        "frequent findings and the replies to coach on: one HTML file with inline SVG charts, no network.",
-    )
-    parser.add_argument(
-        "batch_output", metavar="OUT", help="the output of reviewer batch (.jsonl, or a .parquet folder)"
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("batch_output", metavar="OUT",
+                        help="the output of reviewer batch (.jsonl, or a .parquet folder)")
     parser.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="where to write the report")
     parser.add_argument("--title", default="Reply quality scorecard", help="the report's title")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

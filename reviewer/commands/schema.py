@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+
+HELP = "print the JSON Schema of ReviewRequest and Review"
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("schema", help="print the JSON Schema of ReviewRequest and Review")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=["all", "ReviewRequest", "Review"], default="all")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

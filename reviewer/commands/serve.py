@@ -12,59 +12,27 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Any
 
 from reviewer.cli import UsageError
-from reviewer.commands.model_flags import add_model_flags, positive_int
+from reviewer.commands.model_flags import (
+    add_model_flags,
+    export_flags,
+    port,
+    positive_int,
+    seconds_up_to_300,
+    settings_from_args,
+)
 
 APP_FACTORY = "reviewer.service.app:app_from_env"
 HTTP_PROTOCOL = "reviewer.service.protocol:GuardedHttpToolsProtocol"  # httptools with head/time limits
 
-# flag attribute -> environment variable the workers read
-_ENV_BY_FLAG = {
-    "model": "REVIEWER_MODEL",
-    "api_base": "REVIEWER_API_BASE",
-    "api_key": "REVIEWER_API_KEY",
-    "fallback_models": "REVIEWER_FALLBACK_MODELS",
-    "timeout": "REVIEWER_TIMEOUT_S",
-    "deadline": "REVIEWER_DEADLINE_S",
-    "prompt": "REVIEWER_PROMPT",
-    "max_concurrency": "REVIEWER_MAX_CONCURRENCY",
-    "queue_limit": "REVIEWER_QUEUE_LIMIT",
-    "drain_seconds": "REVIEWER_DRAIN_S",
-    "db": "REVIEWER_DB",
-}
+HELP = "run the HTTP JSON service"
+DESCRIPTION = "Run the HTTP JSON service. API keys come from REVIEWER_API_KEYS (comma-separated)."
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1-65535: {value!r}")
-    return port
-
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < number <= 300:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 300: {value!r}")
-    return number
-
-
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "serve",
-        help="run the HTTP JSON service",
-        description="Run the HTTP JSON service. API keys come from REVIEWER_API_KEYS (comma-separated).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    parser.add_argument("--port", type=port, default=8080, help="port (default: 8080)")
     parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
     parser.add_argument(
         "--insecure-no-auth",
@@ -75,26 +43,13 @@ def add_parser(sub: Any) -> None:
                         help="model-backed reviews running at once (default 4; 1 with the embedded local model, "
                         "which answers one request at a time)")
     parser.add_argument("--queue-limit", type=int, help="model-backed reviews waiting before 503")
-    parser.add_argument("--drain-seconds", type=_positive_float,
+    parser.add_argument("--drain-seconds", type=seconds_up_to_300,
                         help="on SIGTERM: waiting reviews get 503 at once, running ones get this long to finish "
                         "(default 8; keep it under your orchestrator's grace period)")
     parser.add_argument("--db", metavar="FILE",
                         help="SQLite file for reviews and agents' feedback (REVIEWER_DB); unset = no feedback")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_model_flags(parser)
-    parser.set_defaults(handler=run)
-
-
-def export_flags(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> None:
-    """Write the flags that were given into ``environ`` as ``REVIEWER_*`` variables (flags win)."""
-    for attribute, variable in _ENV_BY_FLAG.items():
-        value = getattr(args, attribute, None)
-        if value is not None:
-            environ[variable] = str(value)
-    if args.rules_only:
-        environ["REVIEWER_RULES_ONLY"] = "true"
-    if getattr(args, "insecure_no_auth", False):
-        environ["REVIEWER_INSECURE_NO_AUTH"] = "true"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,13 +57,8 @@ def run(args: argparse.Namespace) -> int:
     import logging.config
 
 
-    export_flags(args, os.environ)
-    from reviewer.config import SettingsProblem, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsProblem as exc:
-        raise UsageError(str(exc)) from None
+    settings = settings_from_args(args)
+    export_flags(args, os.environ)  # the workers (processes of their own) build the same settings from it
 
     if settings.db is not None:
         from reviewer.feedback.store import FeedbackStore, StoreError

@@ -9,16 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+
+HELP = "train a learned judge from labelled replies"
+DESCRIPTION = (
+    "Train the learned judge from labelled replies (JSONL: id, verdict, labels) and their texts "
+    "(JSONL: id, reply, customer). Use the result with --judge PATH or REVIEWER_JUDGE=PATH."
+)
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "train",
-        help="train a learned judge from labelled replies",
-        description="Train the learned judge from labelled replies (JSONL: id, verdict, labels) and their texts "
-        "(JSONL: id, reply, customer). Use the result with --judge PATH or REVIEWER_JUDGE=PATH.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "labels", type=Path, nargs="+", help="labels JSONL: {id, verdict, labels: {criterion: pass|fail|na}}"
     )
@@ -27,7 +26,6 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the judge file")
     parser.add_argument("--note", default="", help="a line stored in the file saying what it was trained on")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,9 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from reviewer.rubric import CRITERION_IDS
-
-CRITICAL_CRITERIA = ("no-fake-apology", "stays-professional")
+from reviewer.rubric import BLOCKING_CRITERIA, CRITERION_IDS
 
 
 class Tolerances(BaseModel):
@@ -30,7 +28,7 @@ class Tolerances(BaseModel):
         "rewrite.verified_rate": 0.05,
     })
     criteria_default: float = Field(default=0.03, ge=0)
-    criteria: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(CRITICAL_CRITERIA, 0.0))
+    criteria: dict[str, float] = Field(default_factory=lambda: {str(cid): 0.0 for cid in BLOCKING_CRITERIA})
     criterion_metrics: list[str] = Field(default_factory=lambda: ["f1", "recall"])
     fail_on_case_regression: bool = True
 

@@ -11,7 +11,6 @@ hash of the same prompt version, the miss says the prompt changed.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import os
@@ -22,9 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 CompletionFn = Callable[..., Awaitable[Any]]
-
-# Which case the engine is working on: set by the runner, read when a completion is recorded or missed.
-current_case: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_case", default=None)
 
 
 class ReplayMiss(Exception):
@@ -181,7 +177,15 @@ class RecordingCompletion:
             return exact[0]
         return same[0] if turn == 0 and len(same) == 1 and "turn" not in same[0] else None
 
+    def for_case(self, case: str) -> CaseCompletion:
+        """The ``completion=`` function for the engine while it reviews ``case`` (the recordings are keyed by it)."""
+        return CaseCompletion(self, case)
+
     async def __call__(self, **kwargs: Any) -> Any:
+        """A completion outside any eval case."""
+        return await self.complete(None, **kwargs)
+
+    async def complete(self, case: str | None, **kwargs: Any) -> Any:
         from reviewer import litellm_quiet
 
         litellm = litellm_quiet.load()
@@ -189,7 +193,6 @@ class RecordingCompletion:
         self.calls += 1
         model = str(kwargs.get("model"))
         key = request_key(model, self.prompt_hash, kwargs.get("messages"))
-        case = current_case.get()
         turn = self._next_turn(case)
         if self.mode == "replay":
             self.store.load_model(model)
@@ -233,3 +236,14 @@ class RecordingCompletion:
         })
         self.store.save()  # each response on disk at once: a killed recording loses nothing
         return response
+
+
+@dataclass(frozen=True)
+class CaseCompletion:
+    """:class:`RecordingCompletion` bound to one eval case: what the runner hands the engine as ``completion=``."""
+
+    recorder: RecordingCompletion
+    case: str
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        return await self.recorder.complete(self.case, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from reviewer import rules
+from reviewer import engine, rules
 from reviewer.config import Settings
 from reviewer.evaluation import gate, metrics, report
 from reviewer.evaluation.cases import EvalCase, load_cases
@@ -108,15 +108,6 @@ def dump_baseline(view: dict[str, Any]) -> str:
     return head[:-2] + ',\n "cases": [\n' + lines + "\n ]\n}\n"
 
 
-def effective_prompt(model: str, settings: Settings) -> str:
-    """The prompt version the engine uses for ``model``: the one set explicitly, else the local model's own."""
-    if "prompt" in settings.model_fields_set:
-        return settings.prompt
-    from reviewer import local
-
-    return local.default_prompt(model) or settings.prompt
-
-
 def _prompt_hash(prompt: str) -> str:
     from reviewer import prompts
 
@@ -143,25 +134,25 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     if not cases:
         raise EvalUsageError("no cases to run")
     settings = options.settings.with_overrides(prompt=options.prompt)
-    model = options.model
-    if model is None:
-        from reviewer.engine import resolve_model
-
-        model = resolve_model(settings) or RULES_MODEL
-    llm = model != RULES_MODEL
+    if options.model not in (None, RULES_MODEL):
+        settings = settings.with_overrides(model=options.model, rules_only=False)
+    planned = engine.Plan(None, None) if options.model == RULES_MODEL else engine.plan(settings)
+    model = planned.model or RULES_MODEL
+    llm = planned.model is not None
     if not llm and options.mode != "live":
         raise EvalUsageError("--record/--replay need a model (the rules engine has nothing to record)")
     if (options.only_recorded or options.allow_stale) and options.mode != "replay":
         raise EvalUsageError("--only-recorded and --allow-stale go with --replay")
     if options.suggest_trust and not llm:
         raise EvalUsageError("--suggest-trust needs a model run (the rules alone have nothing to trust)")
-    prompt = effective_prompt(model, settings) if llm else None
+    prompt = planned.prompt
     prompt_hash = _prompt_hash(prompt) if prompt else None
     recorder = None
     if llm:
         settings = settings.with_overrides(model=model, rules_only=False)
         if options.mode == "replay":  # the route it was recorded under, and the prompt the engine chose then
             settings = _without_local_runtime(settings).with_overrides(prompt=prompt)
+            planned = engine.plan(settings)
     if options.mode != "live":
         if not engine_accepts_completion():
             raise EvalUsageError("this engine cannot take an injected completion function; record/replay unavailable")
@@ -204,11 +195,7 @@ async def run_eval(options: EvalOptions) -> EvalRun:
     duration = time.perf_counter() - started
 
     results = [metrics.score_case(outcome, llm) for outcome in outcomes]
-    trust_choice = None
-    if llm:
-        from reviewer import trust
-
-        trust_choice = trust.choose(settings.model or model, prompt)
+    trust_choice = planned.trust
     full: dict[str, Any] = {
         "report_version": 1,
         "run": {
@@ -278,7 +265,7 @@ def _without_local_runtime(settings: Settings) -> Settings:
     names = [settings.model or "", *settings.fallback_models]
     if not any(local.is_local(name) for name in names):
         return settings
-    unrouted = ["openai/" + n[len(local.PREFIX):] if local.is_local(n) else n for n in names]
+    unrouted = [local.route_name(name) for name in names]
     # The local server constrains output with a JSON schema; the replayed requests must be built the same way.
     json_schema = settings.json_schema if settings.json_schema is not None else local.is_local(names[0]) or None
     return settings.with_overrides(model=unrouted[0], fallback_models=unrouted[1:],
@@ -301,15 +288,16 @@ def _recorded_cases(cases: list[EvalCase], store: RecordingStore, prompt: str, p
 
 def _write_trust_suggestion(full: dict[str, Any], out: Path) -> Path:
     from reviewer import local, trust
+    from reviewer.evaluation import trust_suggest
 
     try:
-        profile = trust.suggest(full)
+        profile = trust_suggest.suggest(full)
     except trust.TrustError as exc:
         raise EvalUsageError(str(exc)) from exc
     if local.is_local(profile.model):  # replayed and served under its route name: the same model
-        profile.aliases = ["openai/" + profile.model[len(local.PREFIX):]]
+        profile.aliases = [local.route_name(profile.model)]
     path = out / f"trust__{model_slug(full['run']['model'])}.yaml"
-    path.write_text(trust.dump_profile(profile), encoding="utf-8")
+    path.write_text(trust_suggest.dump_profile(profile), encoding="utf-8")
     return path
 
 

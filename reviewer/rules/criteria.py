@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reviewer.models import CriterionId, CriterionResult, Finding, Span, Status
-from reviewer.rubric import CRITERIA, attribute_name
+from reviewer.rubric import BLOCKING_CRITERIA, CRITERIA, attribute_name
 from reviewer.rules.matching import Match, Matches, span_of
 
 EARLY_SENTENCES = 2  # the apology belongs in the first two sentences of substance
@@ -40,13 +40,14 @@ class CriterionJudge:
         self.real_apologies = real_apologies
         self.english = english
 
-    def _problems(self, cid: CriterionId) -> list[Finding]:
-        return [f for f in self.findings if f.criterion == cid and f.severity in ("error", "warning")]
+    def _failed(self, cid: CriterionId) -> CriterionResult | None:
+        """``cid`` failed by its error and warning findings (the first one's message), else None."""
+        problems = [f for f in self.findings if f.criterion == cid and f.severity in ("error", "warning")]
+        return _result(cid, "fail", problems[0].message, _finding_spans(problems)) if problems else None
 
     def no_fake_apology(self) -> CriterionResult:
-        problems = self._problems("no-fake-apology")
-        if problems:
-            return _result("no-fake-apology", "fail", problems[0].message, _finding_spans(problems))
+        if failed := self._failed("no-fake-apology"):
+            return failed
         return _result("no-fake-apology", "pass", "No apology for feelings, no conditional or hedged 'any' apology.")
 
     def apologizes(self) -> CriterionResult:
@@ -61,18 +62,16 @@ class CriterionJudge:
         return _result("apologizes", "fail", "No apology for what went wrong.")
 
     def owns_it(self) -> CriterionResult:
-        problems = self._problems("owns-it")
-        if problems:
-            return _result("owns-it", "fail", problems[0].message, _finding_spans(problems))
+        if failed := self._failed("owns-it"):
+            return failed
         owned = self.m.signal("ownership")
         if owned:
             return _result("owns-it", "pass", "Takes responsibility on the company's behalf.", _spans(self.m, owned))
         return _result("owns-it", "fail", "Nothing says the failure is ours (for example 'that's on us').")
 
     def acknowledges_feelings(self) -> CriterionResult:
-        problems = self._problems("acknowledges-feelings")
-        if problems:
-            return _result("acknowledges-feelings", "fail", problems[0].message, _finding_spans(problems))
+        if failed := self._failed("acknowledges-feelings"):
+            return failed
         empathy = self.m.signal("empathy")
         specific = self.m.signal("empathy-specific")
         if specific:
@@ -86,9 +85,8 @@ class CriterionJudge:
         return _result("acknowledges-feelings", "fail", "Nothing acknowledges why the customer is upset.")
 
     def stays_professional(self) -> CriterionResult:
-        problems = self._problems("stays-professional")
-        if problems:
-            return _result("stays-professional", "fail", problems[0].message, _finding_spans(problems))
+        if failed := self._failed("stays-professional"):
+            return failed
         return _result("stays-professional", "pass",
                        "No condescension, blame, flat refusal, brush-off or shouting found.")
 
@@ -144,12 +142,11 @@ class CriterionJudge:
 
     def _other_language(self, cid: CriterionId) -> CriterionResult:
         """For a draft not in English the rules decide only what they can read; the rest is a model's."""
-        problems = self._problems(cid)
-        if problems:
-            return _result(cid, "fail", problems[0].message, _finding_spans(problems))
+        if failed := self._failed(cid):
+            return failed
         if cid == "apologizes" and self.real_apologies:
             return self.apologizes()
-        if cid in ("no-fake-apology", "stays-professional"):
+        if cid in BLOCKING_CRITERIA:  # failed only by something the draft does: nothing found, nothing failed
             return _result(cid, "pass", "Nothing found, but the rules read only a few phrases outside English.",
                            decided=False)
         if cid == "apologizes":

@@ -12,11 +12,21 @@ from dataclasses import dataclass
 from functools import cached_property
 
 # Curly quotes and look-alikes become their straight forms; one character each, so offsets hold.
-_NORMALISE = str.maketrans({
-    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+# Quote folding, one character for one (offsets stay exact): every apostrophe and quotation mark to its
+# ASCII form, and non-breaking and thin spaces to a space. The rules, the merge's quote finder and the
+# rewrite checks all read text through this one table.
+QUOTE_FOLD: dict[str, str] = {
+    "\u2019": "'", "\u2018": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
+    "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
     "\u00a0": " ", "\u2009": " ", "\u202f": " ",
-})
+}
+_NORMALISE = str.maketrans(QUOTE_FOLD)
+
+
+def fold_quotes(text: str) -> str:
+    """``text`` with :data:`QUOTE_FOLD` applied (same length, same offsets)."""
+    return text.translate(_NORMALISE)
 
 # A double-quoted stretch within one paragraph, or a line that starts with ">" (an e-mail quote).
 _QUOTED = re.compile(r'"[^"\n]{1,400}"|^[ \t]*>[^\n]*', re.MULTILINE)

@@ -12,13 +12,14 @@ import asyncio
 import importlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.types import DecoratedCallable
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 
@@ -119,7 +120,7 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.model = engine.resolve_model(settings)
+        self.model = engine.plan(settings).model
         self.metrics = Metrics()
         self.admission = Admission(
             running_limit(settings, self.model),
@@ -305,14 +306,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     v1_errors = error_responses(401) if settings.api_keys else {}
 
-    @app.post(
-        "/v1/reviews",
-        response_model=Review,
-        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
-        summary="A full review: the LLM reviewer when a model is configured, else the rules engine.",
-        tags=["reviews"],
-        openapi_extra=REVIEW_REQUEST_BODY,
-    )
+    def post_review(
+        path: str, summary: str, response_model: type[BaseModel] = Review, body: dict[str, Any] = REVIEW_REQUEST_BODY
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A POST route that reviews: its errors (auth, body, 503 when full), its tag and its documented body."""
+        return app.post(path, response_model=response_model, summary=summary, tags=["reviews"], openapi_extra=body,
+                        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)})
+
+    @post_review("/v1/reviews", "A full review: the LLM reviewer when a model is configured, else the rules engine.")
     async def create_review(request: Request) -> Response:
         review_request = await read_review_request(request)
         async with service.admission.admit(1 if service.model else 0) as ticket:
@@ -321,14 +322,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.note(request, review_request, review)
         return _json(review)
 
-    @app.post(
-        "/v1/check",
-        response_model=Review,
-        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
-        summary="The rules engine alone: instant, deterministic, for as-you-type feedback.",
-        tags=["reviews"],
-        openapi_extra=REVIEW_REQUEST_BODY,
-    )
+    @post_review("/v1/check", "The rules engine alone: instant, deterministic, for as-you-type feedback.")
     async def check(request: Request) -> Response:
         review_request = await read_review_request(request)
         # as-you-type: the repair is /v1/reviews' job
@@ -336,13 +330,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.note(request, review_request, review)
         return _json(review)
 
-    @app.post(
+    @post_review(
         "/v1/reviews/batch",
-        response_model=BatchResponse,
-        responses={**v1_errors, **_BODY_ERRORS, **error_responses(503)},
-        summary="Up to 50 full reviews, run concurrently; results in request order, one failure never fails the rest.",
-        tags=["reviews"],
-        openapi_extra=BATCH_REQUEST_BODY,
+        "Up to 50 full reviews, run concurrently; results in request order, one failure never fails the rest.",
+        BatchResponse,
+        BATCH_REQUEST_BODY,
     )
     async def review_batch(request: Request) -> Response:
         batch = await read_body(request, BatchRequest)

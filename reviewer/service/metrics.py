@@ -37,20 +37,19 @@ class Metrics:
         self.reviews = Counter(
             "reviewer_reviews", "Reviews produced, by mode and verdict.", ["mode", "verdict"], registry=r
         )
-        self.degraded = Counter(
-            "reviewer_degraded_reviews", "Reviews that fell back to the rules because the model failed.", registry=r
-        )
-        self.llm_attempts = Counter(
-            "reviewer_llm_attempts", "Model calls made (including retries and re-asks).", registry=r
-        )
-        self.llm_reasks = Counter("reviewer_llm_reasks", "Re-asks after invalid model output.", registry=r)
-        self.llm_fallbacks = Counter("reviewer_llm_fallbacks", "Fallback models used.", registry=r)
-        self.review_errors = Counter(
-            "reviewer_review_errors", "Reviews that raised unexpectedly (a batch item error or a 500).", registry=r
-        )
-        self.rejected = Counter(
-            "reviewer_rejected", "Requests refused with 503 because the queue was full.", registry=r
-        )
+
+        def counter(name: str, documentation: str) -> Counter:
+            """A counter without labels, in this app's registry."""
+            return Counter(name, documentation, registry=r)
+
+        self.degraded = counter("reviewer_degraded_reviews",
+                                "Reviews that fell back to the rules because the model failed.")
+        self.llm_attempts = counter("reviewer_llm_attempts", "Model calls made (including retries and re-asks).")
+        self.llm_reasks = counter("reviewer_llm_reasks", "Re-asks after invalid model output.")
+        self.llm_fallbacks = counter("reviewer_llm_fallbacks", "Fallback models used.")
+        self.review_errors = counter("reviewer_review_errors",
+                                     "Reviews that raised unexpectedly (a batch item error or a 500).")
+        self.rejected = counter("reviewer_rejected", "Requests refused with 503 because the queue was full.")
         self.in_flight = Gauge("reviewer_model_reviews_in_flight", "Model-backed reviews running now.", registry=r)
         self.queued = Gauge("reviewer_model_reviews_queued", "Model-backed reviews waiting for a slot.", registry=r)
         self.queue_wait = Histogram(

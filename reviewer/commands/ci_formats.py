@@ -1,6 +1,6 @@
 """Output a code host understands: SARIF 2.1.0 (code scanning) and GitHub Actions workflow commands.
 
-Both show the same issues as ``--format lines`` (:func:`reviewer.render.issues`): each finding,
+Both show the same issues as ``--format lines`` (:func:`reviewer.commands.render.issues`): each finding,
 then each failed criterion no finding explains. Positions are in characters (SARIF's
 ``columnKind: unicodeCodePoints``). Nothing here decides anything; the exit code stays the gate.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reviewer import __version__
-from reviewer.render import Issue, Result, issues
+from reviewer.commands.render import Issue, Result, issues
 from reviewer.rubric import CRITERIA_BY_ID
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
