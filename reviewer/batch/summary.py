@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Summary:
-    rows: int = 0
-    already_done: int = 0
-    reviewed: int = 0
-    bad: int = 0
-    verdicts: Counter[str] = field(default_factory=Counter)
-    by_model: int = 0
-    degraded: int = 0
+    rows: int = 0  # read from the input
+    already_done: int = 0  # found in the output of an earlier, interrupted run: not reviewed again
+    reviewed: int = 0  # by this run
+    bad: int = 0  # could not be read as a reply to review (reported, skipped)
+    verdicts: Counter[str] = field(default_factory=Counter)  # of the rows reviewed by this run
+    by_model: int = 0  # reviews a model worked on (the rest: the rules alone)
+    degraded: int = 0  # of those, the ones where no model answered
     cost_usd: float = 0.0
     seconds: float = 0.0
 
