@@ -134,6 +134,8 @@ async def _rules_judge_model_rewrites(
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     if polish:  # no re-ask: the verified repair is already there to fall back on
         problems = rewrite.problems(request, answer.rewrite, meant_to_fix)
+        if repaired is not None:
+            problems += repair.polish_problems(request, repaired.text, answer.rewrite)
         written = Rewrite(text=answer.rewrite, status="unverified" if problems else "verified", problems=problems)
     else:
         written = await _verified_rewrite(

@@ -536,3 +536,40 @@ def _second_pass(request: ReviewRequest, text: str, checked: rules.RulesResult |
             continue
         kept.append(piece)
     return "".join(kept).strip()
+
+
+# --- checking a model's polish of the repair ----------------------------------------------------
+
+_BRACKETED = re.compile(r"\[[^\[\]\n]{1,80}\]")
+_CONTENT_WORD = re.compile(r"[a-z]{4,}")
+# Words of an apology's frame, not of what went wrong: they prove nothing about the customer's case.
+_FRAME_WORDS = frozenset({
+    "sorry", "thats", "this", "that", "with", "your", "have", "been", "about", "what", "went", "wrong", "really",
+    "truly", "very", "deeply", "sincerely", "apologise", "apologize", "apologies", "again", "happened",
+})
+
+
+def _content_stems(text: str) -> set[str]:
+    return {word[:5] for word in _CONTENT_WORD.findall(text.lower()) if word not in _FRAME_WORDS}
+
+
+def polish_problems(request: ReviewRequest, repaired: str, polished: str) -> list[str]:
+    """What is wrong with a model's polish of the repair that the rubric's checks cannot see.
+
+    Measured with the 1.5B model: it copied its instructions' example into the reply, in brackets
+    ("I'm sorry [your order hasn't arrived]" to a customer charged twice), which reads as a
+    placeholder and named a failure the customer never reported. So a polish may not write
+    bracketed notes of its own, and what it puts in place of ``[what went wrong]`` must share a
+    word with the customer's message.
+    """
+    problems = [f"wrote {note!r}, which is not one of the placeholders" for note in _BRACKETED.findall(polished)
+                if not _PLACEHOLDER.fullmatch(note) and note not in repaired and note not in request.draft]
+    slot = repaired.find("[what went wrong]")
+    if slot >= 0 and "[what went wrong]" not in polished and request.customer_message:
+        # the repair's opening sentence around the placeholder, and the polish's opening sentence
+        head = repaired[:slot]
+        opening = polished[: len(polished.split(".")[0]) + 1]
+        filled = _content_stems(opening) - _content_stems(head) - _content_stems(repaired[slot:].split(".")[0])
+        if filled and not filled & _content_stems(request.customer_message):
+            problems.append("names as what went wrong something the customer's message does not mention")
+    return problems

@@ -264,6 +264,23 @@ async def test_an_unverified_polish_leaves_the_verified_repair(fake_llm: Any) ->
     assert "the model's rewrite failed checks" in review.rewrite.reason and "Sorry you feel" in review.rewrite.reason
 
 
+async def test_a_polish_that_copies_its_instructions_example_leaves_the_repair(fake_llm: Any) -> None:
+    """Measured: the 1.5B model wrote "I'm sorry [your order hasn't arrived]" to a customer charged twice."""
+    from llm_helpers import fast_settings
+
+    from reviewer.models import ReviewRequest
+
+    request = ReviewRequest(draft="Apologies for any confusion. The second charge will drop off within 5 working days.",
+                            customer_message="I've been charged twice this month.")
+    repaired = engine.check(request).rewrite
+    assert repaired is not None and "[what went wrong]" in repaired.text
+    fake_llm.script({"rewrite": repaired.text.replace("[what went wrong]", "[your order hasn't arrived]")})
+    review = await engine.areview(request, fast_settings(fake_llm, model="openai/small", prompt=local.DEFAULT_PROMPT))
+    assert review.rewrite is not None and review.rewrite.source == "repair"
+    assert review.rewrite.text == repaired.text
+    assert "not one of the placeholders" in review.rewrite.reason
+
+
 async def test_when_the_local_model_fails_fallbacks_get_the_general_prompt(
     fake_llm: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

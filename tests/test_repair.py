@@ -141,3 +141,34 @@ def test_the_summary_is_built_from_the_findings(draft: str, customer: str | None
     for part in expected:
         assert part in review.summary, review.summary
     assert review.summary == summarize(review.verdict, review.criteria, review.findings)
+
+
+# --- a model's polish of the repair: what the rubric's checks cannot see -------------------------------------
+
+_REPAIRED = ("I'm sorry [what went wrong] — that's on us. I understand how frustrating this is. "
+             "Your order is being processed. I'll update you by [time]. Thank you for letting us know.")
+
+
+def _polish_request(customer: str) -> ReviewRequest:
+    return ReviewRequest(draft="Sorry for any delay. Your order is being processed.", customer_message=customer)
+
+
+def test_a_polish_that_names_the_customers_failure_passes() -> None:
+    polished = _REPAIRED.replace("[what went wrong]", "your order still hasn't shipped after a month")
+    assert repair.polish_problems(_polish_request("I ordered a month ago and nothing has shipped."),
+                                  _REPAIRED, polished) == []
+    assert repair.polish_problems(_polish_request("Nothing has shipped."), _REPAIRED, _REPAIRED) == []
+
+
+def test_a_polish_may_not_write_bracketed_notes_of_its_own() -> None:
+    polished = _REPAIRED.replace("[what went wrong]", "[your order hasn't arrived]")
+    request = _polish_request("I've been charged £18.00 twice this month.")
+    problems = repair.polish_problems(request, _REPAIRED, polished)
+    assert any("[your order hasn't arrived]" in problem for problem in problems)
+
+
+def test_a_polish_may_not_name_a_failure_the_customer_never_reported() -> None:
+    polished = _REPAIRED.replace("[what went wrong]", "for the delay in your order")
+    problems = repair.polish_problems(
+        _polish_request("Your engineer was three hours late and I lost half a day's pay."), _REPAIRED, polished)
+    assert problems == ["names as what went wrong something the customer's message does not mention"]
