@@ -564,12 +564,9 @@ def polish_problems(request: ReviewRequest, repaired: str, polished: str) -> lis
     """
     problems = [f"wrote {note!r}, which is not one of the placeholders" for note in _BRACKETED.findall(polished)
                 if not _PLACEHOLDER.fullmatch(note) and note not in repaired and note not in request.draft]
-    slot = repaired.find("[what went wrong]")
-    if slot >= 0 and "[what went wrong]" not in polished and request.customer_message:
-        # the repair's opening sentence around the placeholder, and the polish's opening sentence
-        head = repaired[:slot]
-        opening = polished[: len(polished.split(".")[0]) + 1]
-        filled = _content_stems(opening) - _content_stems(head) - _content_stems(repaired[slot:].split(".")[0])
+    if "[what went wrong]" in repaired and "[what went wrong]" not in polished and request.customer_message:
+        # the words of the polish's opening sentence (where the repair puts the placeholder) that the repair's lacks
+        filled = _content_stems(polished.split(".", 1)[0]) - _content_stems(repaired.split(".", 1)[0])
         if filled and not filled & _content_stems(request.customer_message):
             problems.append("names as what went wrong something the customer's message does not mention")
     return problems

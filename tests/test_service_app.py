@@ -202,38 +202,30 @@ def test_insecure_no_auth_allows_a_public_interface(monkeypatch: pytest.MonkeyPa
     assert call["access_log"] is False
 
 
-def test_flags_reach_the_workers_through_the_environment() -> None:
-    args = argparse.Namespace(
-        model="openai/x", api_base="http://127.0.0.1:1/v1", api_key=None, fallback_models="a,b",
-        timeout=2.5, prompt="review@v1", max_concurrency=3, queue_limit=None, rules_only=True,
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        pytest.param(
+            {"model": "openai/x", "api_base": "http://127.0.0.1:1/v1", "api_key": None, "fallback_models": "a,b",
+             "timeout": 2.5, "prompt": "review@v1", "max_concurrency": 3, "queue_limit": None, "rules_only": True},
+            {"REVIEWER_MODEL": "openai/x", "REVIEWER_API_BASE": "http://127.0.0.1:1/v1",
+             "REVIEWER_FALLBACK_MODELS": "a,b", "REVIEWER_TIMEOUT_S": "2.5", "REVIEWER_PROMPT": "review@v1",
+             "REVIEWER_MAX_CONCURRENCY": "3", "REVIEWER_RULES_ONLY": "true"},
+            id="model-flags",
+        ),
+        pytest.param(  # every settings flag serve takes must arrive: the workers build their settings from it
+            {"judge": "default", "deadline": 30.0, "drain_seconds": 5.0, "db": "reviews.db", "queue_limit": 0,
+             "insecure_no_auth": True, "rules_only": None},
+            {"REVIEWER_JUDGE": "default", "REVIEWER_DEADLINE_S": "30.0", "REVIEWER_DRAIN_S": "5.0",
+             "REVIEWER_DB": "reviews.db", "REVIEWER_QUEUE_LIMIT": "0", "REVIEWER_INSECURE_NO_AUTH": "true"},
+            id="service-flags",
+        ),
+    ],
+)  # fmt: skip
+def test_flags_reach_the_workers_through_the_environment(flags: dict[str, Any], expected: dict[str, str]) -> None:
     environ: dict[str, str] = {}
-    serve.export_flags(args, environ)
-    assert environ == {
-        "REVIEWER_MODEL": "openai/x",
-        "REVIEWER_API_BASE": "http://127.0.0.1:1/v1",
-        "REVIEWER_FALLBACK_MODELS": "a,b",
-        "REVIEWER_TIMEOUT_S": "2.5",
-        "REVIEWER_PROMPT": "review@v1",
-        "REVIEWER_MAX_CONCURRENCY": "3",
-        "REVIEWER_RULES_ONLY": "true",
-    }
-
-
-def test_every_setting_flag_of_serve_reaches_the_workers() -> None:
-    """The workers build their settings from the environment: each flag serve takes must arrive there."""
-    args = argparse.Namespace(judge="default", deadline=30.0, drain_seconds=5.0, db="reviews.db", queue_limit=0,
-                              insecure_no_auth=True, rules_only=None)
-    environ: dict[str, str] = {}
-    serve.export_flags(args, environ)
-    assert environ == {
-        "REVIEWER_JUDGE": "default",
-        "REVIEWER_DEADLINE_S": "30.0",
-        "REVIEWER_DRAIN_S": "5.0",
-        "REVIEWER_DB": "reviews.db",
-        "REVIEWER_QUEUE_LIMIT": "0",
-        "REVIEWER_INSECURE_NO_AUTH": "true",
-    }
+    serve.export_flags(argparse.Namespace(**flags), environ)
+    assert environ == expected
 
 
 @pytest.mark.parametrize(
