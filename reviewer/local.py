@@ -10,7 +10,7 @@ verified hash lets later runs reuse the file with a cheap size/mtime check.
 The runtime serves an OpenAI-compatible API on 127.0.0.1 (a free port chosen by
 the OS), started lazily once per process and stopped explicitly at exit (leaving
 the server object alive at interpreter shutdown can hang the process). A model
-name ``local/<name>`` is routed by :func:`litellm_route` to ``openai/<name>`` with
+name ``local/<name>`` is routed by :func:`alitellm_route` to ``openai/<name>`` with
 that server's ``api_base``, so the LLM reviewer's whole pipeline (schema, re-ask,
 verified rewrite, fallbacks) applies unchanged.
 
@@ -435,20 +435,13 @@ def route_name(model: str) -> str:
     return "openai/" + model[len(PREFIX) :] if is_local(model) else model
 
 
-def litellm_route(model: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
+async def alitellm_route(model: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
     """How litellm reaches ``model``: ``local/<name>`` -> ``openai/<name>`` on the local server, else unchanged.
 
     Returns the model string for litellm and extra keyword arguments (``api_base``,
-    ``api_key``) to pass along. Starts the server on first use (blocking).
+    ``api_key``) to pass along. Starts the server on first use, loading the model in a
+    worker thread so the event loop keeps serving.
     """
-    if not is_local(model):
-        return model, {}
-    running = server(settings)
-    return route_name(model), {"api_base": running.api_base, "api_key": API_KEY}
-
-
-async def alitellm_route(model: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
-    """:func:`litellm_route` for async callers: the model loads in a worker thread."""
     if not is_local(model):
         return model, {}
     running = await aserver(settings)

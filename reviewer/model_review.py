@@ -133,7 +133,7 @@ async def _rules_judge_model_rewrites(
     review = build_review(request, found.criteria, found.findings, engine, settings.judge)
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     if polish:  # no re-ask: the verified repair is already there to fall back on
-        problems = rewrite.problems(request, answer.rewrite, meant_to_fix)
+        problems = await _problems(settings, request, answer.rewrite, meant_to_fix)
         if repaired is not None:
             problems += repair.polish_problems(request, repaired.text, answer.rewrite)
         written = Rewrite(text=answer.rewrite, status="unverified" if problems else "verified", problems=problems)

@@ -188,12 +188,12 @@ def test_the_local_default_can_be_switched_off(extra_installed: None, monkeypatc
     assert notice is not None and "--model local/qwen2.5-coder-1.5b" in notice and "REVIEWER_LOCAL_DEFAULT" in notice
 
 
-def test_other_models_are_routed_unchanged_and_start_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_other_models_are_routed_unchanged_and_start_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_server(settings: Settings | None = None) -> local.LocalServer:
         raise AssertionError("a non-local model must not start the local server")
 
     monkeypatch.setattr(local, "server", no_server)
-    assert local.litellm_route("openai/gpt-4o-mini") == ("openai/gpt-4o-mini", {})
+    assert await local.alitellm_route("openai/gpt-4o-mini") == ("openai/gpt-4o-mini", {})
 
 
 @pytest.mark.skipif(not local.runtime_installed(), reason="the [local] extra's runtime (xllamacpp) is not installed")
