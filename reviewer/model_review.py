@@ -136,7 +136,8 @@ async def _rules_judge_model_rewrites(
         problems = await _problems(settings, request, answer.rewrite, meant_to_fix)
         if repaired is not None:
             problems += repair.polish_problems(request, repaired.text, answer.rewrite)
-        written = Rewrite(text=answer.rewrite, status="unverified" if problems else "verified", problems=problems)
+        written = Rewrite(text=answer.rewrite, status="unverified" if problems else "verified", problems=problems,
+                          facts_kept=rewrite.kept_facts(request, answer.rewrite))
     else:
         written = await _verified_rewrite(
             request, settings, caller, candidate, prompt, found, answer.rewrite, meant_to_fix

@@ -244,6 +244,7 @@ async def test_with_the_small_prompt_the_rules_judge_and_the_model_polishes_the_
     assert review.summary == rules_only.summary  # built from the findings, never the model's
     assert review.rewrite is not None and review.rewrite.text.startswith("I'm sorry your order #4411")
     assert review.rewrite.source == "model" and review.rewrite.status == "verified", review.rewrite.problems
+    assert "#4411" in review.rewrite.facts_kept and "March 3" in review.rewrite.facts_kept  # as a repair reports
     asked = " ".join(m["content"] for m in fake_llm.chat_requests[0].body["messages"])
     fixed = repair.repair(request)
     assert fixed is not None and fixed.text in asked  # the model is given the repair to polish
