@@ -126,3 +126,12 @@ async def run(budget_s: float | None, fn: Callable[P, T], *args: P.args, **kwarg
     except TimeoutError:
         future.cancel()
         raise BudgetExceeded(f"the rules did not finish within {budget_s:g} s") from None
+
+
+async def run_sized(
+    budget_s: float | None, texts: tuple[str | None, ...], fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``fn`` in place when ``texts`` are :func:`small` (cheaper than the trip to the pool), else :func:`run`."""
+    if small(*texts):
+        return fn(*args, **kwargs)
+    return await run(budget_s, fn, *args, **kwargs)

@@ -51,16 +51,15 @@ def check(
 
 async def acheck(request: ReviewRequest, settings: Settings | None = None, *, rewrite: bool = True) -> Review:
     """``check`` on the CPU pool, within ``settings.rules_budget_s`` (raises ``cpu.BudgetExceeded``);
-    a short request is checked in place (see ``cpu.small``)."""
+    a short request is checked in place (see ``cpu.run_sized``)."""
     from reviewer import cpu
 
     if settings is None:
         from reviewer.config import Settings
 
         settings = Settings()
-    if cpu.small(request.draft, request.customer_message):
-        return check(request, judge=settings.judge, rewrite=rewrite)
-    return await cpu.run(settings.rules_budget_s, check, request, judge=settings.judge, rewrite=rewrite)
+    texts = (request.draft, request.customer_message)
+    return await cpu.run_sized(settings.rules_budget_s, texts, check, request, judge=settings.judge, rewrite=rewrite)
 
 
 @dataclass(frozen=True)

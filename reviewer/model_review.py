@@ -33,10 +33,7 @@ async def model_review(
     """The review by ``model`` (the fallbacks after it) with the prompt ``prompt_ref``, as
     :func:`reviewer.engine.plan` chose them, merged with the rules; degraded, never raising."""
     started = time.perf_counter()
-    if cpu.small(request.draft, request.customer_message):
-        found = rules.run(request)
-    else:
-        found = await cpu.run(settings.rules_budget_s, rules.run, request)
+    found = await cpu.run_sized(settings.rules_budget_s, (request.draft, request.customer_message), rules.run, request)
     repaired = repair.repair(request, found)  # milliseconds; what is returned when no model's rewrite does better
     caller = llm.ModelCaller(settings, completion)
     engine = Engine(rules_version=rules.RULES_VERSION, prompt_version=settings.prompt, mode="llm")
@@ -254,9 +251,8 @@ async def _verified_rewrite(
 
 async def _problems(settings: Settings, request: ReviewRequest, text: str, meant_to_fix: Sequence[str]) -> list[str]:
     """``rewrite.problems``, on the CPU pool unless the texts are short."""
-    if cpu.small(request.draft, request.customer_message, text):
-        return rewrite.problems(request, text, meant_to_fix)
-    return await cpu.run(settings.rules_budget_s, rewrite.problems, request, text, list(meant_to_fix))
+    texts = (request.draft, request.customer_message, text)
+    return await cpu.run_sized(settings.rules_budget_s, texts, rewrite.problems, request, text, list(meant_to_fix))
 
 
 def _record_stats(engine: Engine, caller: llm.ModelCaller, started: float) -> None:
