@@ -53,7 +53,7 @@ def _review(verdict: str, findings: list[Finding] | None = None, **engine_fields
 
 
 def _engine_returns(monkeypatch: pytest.MonkeyPatch, make: Callable[[ReviewRequest], Review]) -> None:
-    def check(request: ReviewRequest, *, judge: str | None = None) -> Review:
+    def check(request: ReviewRequest, *, judge: str | None = None, rewrite: bool = True) -> Review:
         return make(request)
 
     monkeypatch.setattr(engine, "check", check)
@@ -100,6 +100,20 @@ def test_lines_output_points_at_line_and_column_of_each_finding(capsys: Capsys) 
     line_start = draft.index(FAKE_APOLOGY[:5]) - 3
     expected = f"<text>:3:{error.span.start - line_start + 1}: error: {error.message} [{error.rule_id}]"
     assert expected in lines
+
+
+@pytest.mark.parametrize("fmt", ["lines", "sarif", "github"])
+def test_issue_only_formats_build_no_repair(capsys: Capsys, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    from reviewer import repair
+
+    def no_repair(*_: object, **__: object) -> None:
+        raise AssertionError("the repair was built for an output that never shows it")
+
+    monkeypatch.setattr(repair, "repair", no_repair)
+    outcome = run_cli(capsys, "check", "--rules-only", "--format", fmt, FAKE_APOLOGY)
+    assert outcome.code == 1 and "error" in outcome.out.lower(), outcome
+    with pytest.raises(AssertionError, match="never shows it"):  # json shows the rewrite, so it still builds one
+        run_cli(capsys, "check", "--rules-only", "--format", "json", FAKE_APOLOGY)
 
 
 def test_good_draft_passes_the_default_gate(capsys: Capsys) -> None:

@@ -247,17 +247,23 @@ def _request(draft: Draft, customer: str | None, context: Context) -> ReviewRequ
 
 
 def review_all(
-    requests: list[ReviewRequest], settings: Settings, model: str | None, labels: list[str] | None = None
+    requests: list[ReviewRequest],
+    settings: Settings,
+    model: str | None,
+    labels: list[str] | None = None,
+    *,
+    rewrite: bool = True,
 ) -> list[Review]:
     """Rules only when no model resolves; otherwise the full review, all in one event loop.
 
     While the model loads and writes, a status line on stderr (when it is a terminal) says
     what is happening; the rules' verdict and the repair are ready before the model starts.
+    ``rewrite=False`` (rules only): no repair is built, for outputs that never show one.
     """
     from reviewer import engine
 
     if model is None:
-        return [engine.check(request, judge=settings.judge) for request in requests]
+        return [engine.check(request, judge=settings.judge, rewrite=rewrite) for request in requests]
 
     import asyncio
     import contextlib
@@ -346,7 +352,8 @@ def run(args: argparse.Namespace) -> int:
         reviews = review_remote(requests, settings)
         model = model or f"(the server at {settings.server})"
     else:
-        reviews = review_all(requests, settings, model, [draft.label for draft, _ in pairs])
+        shows_rewrite = args.format in ("text", "json")  # lines, sarif and github list issues only
+        reviews = review_all(requests, settings, model, [draft.label for draft, _ in pairs], rewrite=shows_rewrite)
     results = [
         render.Result(label=draft.label, request=request, review=review, customer_label=customer_label)
         for (draft, request), review in zip(pairs, reviews, strict=True)
