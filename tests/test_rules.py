@@ -159,10 +159,7 @@ DRAFT_CASES: dict[str, tuple[list[str], list[str]]] = {
          "Two-day delivery should mean two days, and it didn't."],
     ),
     "professional.contradiction": (
-        ["If the seat never showed up, that would mean the flight was full.", "That's simply not true.",
-         "As far as we can see the train ran on time.", "We place great emphasis on customer care.",
-         "We have some of the best engineers in the industry.",
-         "You're getting the same answers because the facts haven't changed."],
+        ["That's simply not true.", "As far as we can see the train ran on time."],
         ["That would mean a lot to us.", "If that's not the case, tell me and I'll dig deeper.",
          "I'm checking as far back as your first order.", "We have the best intentions but we got this wrong."],
     ),

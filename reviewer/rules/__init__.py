@@ -17,7 +17,7 @@ from reviewer.rules.loader import Rule, load_rules
 from reviewer.rules.matching import Match, Matches, RuleSet, ScopeHits, assemble, finding_for, match_scope
 from reviewer.rules.text import Prepared, has_english, prepare
 
-RULES_VERSION = "1.5.0"
+RULES_VERSION = "1.6.0"
 
 MAX_FINDINGS_PER_RULE = 20
 _SEVERITY_RANK = {"error": 0, "warning": 1, "suggestion": 2}

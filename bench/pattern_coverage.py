@@ -1,0 +1,105 @@
+"""Which rule patterns match labelled text at all? Lists the ones that match nothing, or one text only.
+
+A rule is meant to name a phrase family a support lead would recognise, not to fit one
+record (issue 14). This counts, for every pattern of every rule, the labelled texts it
+matches (plain regex matches, before any hard negative or condition), in:
+
+- ``real``: the 2,369 labelled real exchanges in ``../shared/realworld/`` (replies for draft
+  rules, customer messages for customer rules);
+- ``cases``: the written eval cases in ``evals/cases/`` (their drafts and customer messages).
+
+Printed: each pattern that matches no labelled text (a candidate to delete), each that matches
+exactly one real text and no case (a candidate "written for one record"), and the totals.
+
+    python bench/pattern_coverage.py            # add --all to print every pattern's counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import yaml
+
+from reviewer.rules import rules
+from reviewer.rules.loader import Rule, data_files
+from reviewer.rules.matching import finditer
+from reviewer.rules.text import prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+REALWORLD = ROOT.parent / "shared" / "realworld"
+
+
+def real_texts() -> tuple[list[str], list[str]]:
+    """Replies and customer messages of every labelled real exchange."""
+    texts: dict[str, dict[str, str]] = {}
+    for name in ("twcs_amazon_replies.jsonl", "train_pool.jsonl"):
+        for line in (REALWORLD / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                texts[str(row["id"])] = row
+    labelled = [json.loads(line)["id"] for name in ("labels_dev.jsonl", "labels_train.jsonl")
+                for line in (REALWORLD / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [texts[str(key)] for key in labelled]
+    return [r["reply"] for r in rows], [r.get("customer") or "" for r in rows]
+
+
+def case_texts() -> tuple[list[str], list[str]]:
+    """Drafts and customer messages of the written eval cases."""
+    drafts, customers = [], []
+    for path in sorted((ROOT / "evals" / "cases").glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            given = case.get("input", {})
+            drafts.append(str(given.get("draft", "")))
+            customers.append(str(given.get("customer_message") or ""))
+    return drafts, customers
+
+
+def yaml_patterns() -> dict[str, list[str]]:
+    """Rule id -> its patterns as written in the data files (the compiled parts are in the same order)."""
+    out: dict[str, list[str]] = {}
+    for body in data_files().values():
+        if isinstance(body, dict) and "rules" in body:
+            for raw in body["rules"]:
+                out[raw["id"]] = list(raw["patterns"])
+    return out
+
+
+def counts(rule: Rule, texts: list[str]) -> list[int]:
+    """Per pattern of ``rule``: how many of ``texts`` it matches."""
+    prepared = [prepare(t, mask_quotes=rule.scope != "customer") for t in texts]
+    read = [p.text if rule.case_sensitive else p.lower for p in prepared]
+    return [sum(1 for text in read if next(finditer(part, text), None) is not None) for part in rule.parts]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--all", action="store_true", help="print every pattern's counts")
+    args = parser.parse_args()
+    real_replies, real_customers = real_texts()
+    case_drafts, case_customers = case_texts()
+    written = yaml_patterns()
+    dead, single, total = [], [], 0
+    for rule in rules():
+        customer = rule.scope == "customer"
+        real = counts(rule, real_customers if customer else real_replies)
+        cases = counts(rule, case_customers if customer else case_drafts)
+        for pattern, r, c in zip(written[rule.id], real, cases, strict=True):
+            total += 1
+            row = f"  {rule.id:40s} real {r:4d}  cases {c:3d}  {pattern}"
+            if args.all:
+                print(row)
+            if r == 0 and c == 0:
+                dead.append(row)
+            elif r == 1 and c == 0:
+                single.append(row)
+    print(f"{len(real_replies)} labelled real exchanges, {len(case_drafts)} written eval cases, {total} patterns\n")
+    print(f"matching no labelled text ({len(dead)}):")
+    print("\n".join(dead) or "  none")
+    print(f"\nmatching one real text and no written case ({len(single)}):")
+    print("\n".join(single) or "  none")
+
+
+if __name__ == "__main__":
+    main()
