@@ -1,7 +1,7 @@
 """``reviewer train LABELS.jsonl --texts TEXTS.jsonl -o judge.bin``: a learned judge from a team's own labels.
 
-The same code (:mod:`reviewer.judge.train`) builds the shipped default judge
-(``bench/train_default_judge.py``). Needs scikit-learn: ``pip install 'reviewer[train]'``.
+The same code (:mod:`reviewer.judge.train`) built the shipped default judge (the command is in the
+README, "The learned judge"). Needs scikit-learn: ``pip install 'reviewer[train]'``.
 """
 
 from __future__ import annotations
