@@ -56,7 +56,11 @@ def current_judge(choice: str | None = None) -> judge_module.Judge | None:
 
     Loaded once per process; none means the rules decide alone.
     """
+    from reviewer import judge_choice
+
+    path = judge_choice.resolve(choice)
+    if path is None:
+        return None
     from reviewer import judge as judge_module
 
-    path = judge_module.resolve(choice)
-    return judge_module.get(path) if path is not None else None
+    return judge_module.get(path)

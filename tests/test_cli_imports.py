@@ -56,6 +56,14 @@ def test_machine_formats_do_not_import_rich() -> None:
     assert not {m for m in modules if m.split(".")[0] == "rich"}
 
 
+def test_without_a_judge_chosen_the_judges_code_is_not_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REVIEWER_JUDGE", raising=False)
+    modules, _ = _imported_modules("check", "--rules-only", FAKE_APOLOGY)
+    assert "reviewer.judge_choice" in modules and "reviewer.judge" not in modules
+    chosen, _ = _imported_modules("check", "--rules-only", "--judge", "default", FAKE_APOLOGY)
+    assert "reviewer.judge" in chosen
+
+
 def test_help_imports_nothing_heavy() -> None:
     modules, code = _imported_modules("check", "--help")
     assert code == 0

@@ -16,7 +16,6 @@ asked, because the shipped one measured no better than the rules on unseen brand
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,13 +23,12 @@ from pathlib import Path
 from reviewer import rubric
 from reviewer.judge.features import hashed, reply_groups, rules_signals, sentences, words
 from reviewer.judge.model import JudgeFile, JudgeFileError, load
+from reviewer.judge_choice import DEFAULT, DEFAULT_PATH, NONE, resolve
 from reviewer.models import CriterionResult, Finding, ReviewRequest, Span, Verdict
 
-__all__ = ["Applied", "Decision", "Judge", "JudgeFileError", "Judgement", "get", "resolve"]
+__all__ = ["DEFAULT", "DEFAULT_PATH", "NONE", "Applied", "Decision", "Judge", "JudgeFileError", "Judgement", "get",
+           "resolve"]
 
-DEFAULT_PATH = Path(__file__).parent / "data" / "default.judge"
-NONE = "none"  # REVIEWER_JUDGE=none (or unset): the rules decide alone
-DEFAULT = "default"  # REVIEWER_JUDGE=default: the shipped judge
 
 
 @dataclass(frozen=True)
@@ -169,18 +167,6 @@ class Judge:
             if best is None or margin > best[0]:
                 best = (margin, (start, end))
         return best[1] if best else None
-
-
-def resolve(choice: str | None = None) -> Path | None:
-    """The judge file in use: ``choice``, else ``REVIEWER_JUDGE``: a path, ``default`` (the shipped file) or
-    ``none``. Unset means none: measured on brands it was not trained on, the shipped judge does not beat
-    the rules alone (README, "The learned judge"), so the fast rules path is the default."""
-    chosen = (choice if choice is not None else os.environ.get("REVIEWER_JUDGE", "")).strip()
-    if not chosen or chosen.lower() == NONE:
-        return None
-    if chosen.lower() == DEFAULT:
-        return DEFAULT_PATH
-    return Path(chosen)
 
 
 @lru_cache(maxsize=4)
