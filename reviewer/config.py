@@ -208,6 +208,14 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("judge")
+    @classmethod
+    def _judge_loads(cls, value: str | None) -> str | None:
+        """A judge file that cannot be used fails here, once and in one line, not in every review."""
+        if value is not None:
+            check_judge(value)
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -262,6 +270,15 @@ def explain(settings: Settings, flags: dict[str, Any]) -> list[Origin]:
             value = "***" if isinstance(value, str) else ["***"] * len(value)
         origins.append(Origin(name, value, source))
     return origins
+
+
+def check_judge(choice: str) -> None:
+    """``ValueError`` in one line unless ``choice`` is ``none``, ``default`` or a judge file that loads."""
+    from reviewer import judge
+
+    path = judge.resolve(choice)
+    if path is not None:
+        judge.get(path)  # JudgeFileError, a ValueError naming the file and what is wrong with it
 
 
 class SettingsProblem(ValueError):

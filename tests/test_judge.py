@@ -128,6 +128,25 @@ def test_check_cli_takes_a_judge_flag(trained: Path, capsys: pytest.CaptureFixtu
     assert code == 1 and review["verdict"] == "block" and review["engine"]["verdict_source"] == "judge"
 
 
+@pytest.mark.parametrize("command", [["check", "--rules-only"], ["batch", "-o", "{out}"]])
+def test_a_judge_file_that_cannot_be_used_is_one_line_and_exit_2(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REVIEWER_JUDGE", raising=False)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"id": "1", "draft": _BLOCK}) + "\n", encoding="utf-8")
+    argv = [part.format(out=tmp_path / "out.jsonl") for part in command]
+    target = [str(rows)] if command[0] == "batch" else [_BLOCK]
+    assert main([*argv, "--judge", str(tmp_path / "missing.judge"), *target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--judge" in err[0] and "missing.judge" in err[0], err
+    (tmp_path / "text.judge").write_text("hello", encoding="utf-8")
+    monkeypatch.setenv("REVIEWER_JUDGE", str(tmp_path / "text.judge"))  # the environment is checked the same way
+    assert main([*argv, *target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "REVIEWER_JUDGE" in err[0] and "not a reviewer judge file" in err[0], err
+
+
 def test_the_shipped_judge_loads_and_is_attributed() -> None:
     assert judge.DEFAULT_PATH.is_file()
     notice = (judge.DEFAULT_PATH.parent / "NOTICE").read_text(encoding="utf-8")

@@ -92,13 +92,19 @@ def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the config file and the environment, with the command-line flags winning."""
-    from reviewer.config import SettingsProblem, load_settings
+    from reviewer.config import SettingsProblem, check_judge, load_settings
 
     try:
         settings = load_settings()
     except SettingsProblem as exc:
         raise UsageError(str(exc)) from None
-    return settings.with_overrides(**flag_settings(args))
+    flags = flag_settings(args)
+    if flags.get("judge") is not None:  # a flag is not validated by the settings model: check it the same way
+        try:
+            check_judge(flags["judge"])
+        except ValueError as exc:
+            raise UsageError(f"--judge: {exc}") from None
+    return settings.with_overrides(**flags)
 
 
 def export_flags(args: argparse.Namespace, environ: MutableMapping[str, str]) -> None:
