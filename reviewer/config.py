@@ -216,6 +216,13 @@ class Settings(BaseSettings):
             check_judge(value)
         return value
 
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_loads(cls, value: str) -> str:
+        """An unknown or broken prompt fails here, not as a degraded review every time."""
+        check_prompt(value)
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -279,6 +286,13 @@ def check_judge(choice: str) -> None:
     path = judge.resolve(choice)
     if path is not None:
         judge.get(path)  # JudgeFileError, a ValueError naming the file and what is wrong with it
+
+
+def check_prompt(ref: str) -> None:
+    """``ValueError`` (a ``PromptError``) in one line unless ``ref`` is a prompt the package ships, parsed."""
+    from reviewer import prompts
+
+    prompts.load(ref)
 
 
 class SettingsProblem(ValueError):

@@ -36,18 +36,18 @@ def test_flags_beat_env_beat_file_beat_defaults(
     file = 'model = "openai/from-file"\ntimeout_s = 11\nprompt = "review@v1"\nmax_reasks = 1\n'
     _write(tmp_path / "reviewer.toml", file)
     monkeypatch.setenv("REVIEWER_TIMEOUT_S", "22")
-    monkeypatch.setenv("REVIEWER_PROMPT", "review@env")
+    monkeypatch.setenv("REVIEWER_PROMPT", "review-small@v2")
 
     settings = Settings()
     assert (settings.model, settings.timeout_s, settings.prompt, settings.max_reasks) == (
-        "openai/from-file", 22.0, "review@env", 1,
+        "openai/from-file", 22.0, "review-small@v2", 1,
     )
-    outcome = run_cli(capsys, "config", "--json", "--prompt", "review@flag")
+    outcome = run_cli(capsys, "config", "--json", "--prompt", "polish@v3")
     assert outcome.code == 0, outcome
     shown = json.loads(outcome.out)
     assert shown["file"] == str(tmp_path / "reviewer.toml")
     got = {name: (entry["value"], entry["source"]) for name, entry in shown["settings"].items()}
-    assert got["prompt"] == ("review@flag", "flag")
+    assert got["prompt"] == ("polish@v3", "flag")
     assert got["timeout_s"] == (22.0, "env REVIEWER_TIMEOUT_S")
     assert got["model"] == ("openai/from-file", str(tmp_path / "reviewer.toml"))
     assert got["max_reasks"] == (1, str(tmp_path / "reviewer.toml"))

@@ -191,8 +191,17 @@ async def test_rules_only_and_no_model_never_call_the_server(fake_llm: FakeLLM) 
 
 
 async def test_unknown_prompt_version_is_degraded_not_raised(fake_llm: FakeLLM) -> None:
-    review = await engine.areview(request_for(), fast_settings(fake_llm, prompt="review@v999"))
+    # Settings refuse an unknown prompt up front (below); one that goes missing later still degrades.
+    settings = fast_settings(fake_llm).model_copy(update={"prompt": "review@v999"})
+    review = await engine.areview(request_for(), settings)
     assert review.engine.degraded and "review@v999" in (review.engine.degraded_reason or "")
+
+
+def test_settings_refuse_an_unknown_prompt_in_one_line(fake_llm: FakeLLM) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown prompt 'review@v999'"):
+        fast_settings(fake_llm, prompt="review@v999")
 
 
 async def test_context_reaches_the_prompt(fake_llm: FakeLLM) -> None:

@@ -92,18 +92,20 @@ def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the config file and the environment, with the command-line flags winning."""
-    from reviewer.config import SettingsProblem, check_judge, load_settings
+    from reviewer.config import SettingsProblem, check_judge, check_prompt, load_settings
 
     try:
         settings = load_settings()
     except SettingsProblem as exc:
         raise UsageError(str(exc)) from None
     flags = flag_settings(args)
-    if flags.get("judge") is not None:  # a flag is not validated by the settings model: check it the same way
-        try:
-            check_judge(flags["judge"])
-        except ValueError as exc:
-            raise UsageError(f"--judge: {exc}") from None
+    # Flags are not validated by the settings model (they are applied to a copy): checked the same way here.
+    for name, check in (("judge", check_judge), ("prompt", check_prompt)):
+        if flags.get(name) is not None:
+            try:
+                check(flags[name])
+            except ValueError as exc:
+                raise UsageError(f"--{name}: {exc}") from None
     return settings.with_overrides(**flags)
 
 
