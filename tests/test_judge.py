@@ -120,6 +120,10 @@ def test_train_reports_bad_input_in_one_line(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ghost" in err[0]
     assert main(["train", str(tmp_path / "missing.jsonl"), "--texts", str(texts), "-o", str(tmp_path / "x")]) == 2
+    capsys.readouterr()
+    # an output that cannot be written is said before any training (which takes minutes on real data)
+    assert main(["train", str(labels), "--texts", str(texts), "-o", str(tmp_path / "no-such-dir" / "x")]) == 2
+    assert "not a writable folder" in capsys.readouterr().err
 
 
 def test_check_cli_takes_a_judge_flag(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:

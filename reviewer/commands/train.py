@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 HELP = "train a learned judge from labelled replies"
@@ -32,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from reviewer.cli import UsageError
     from reviewer.judge import train
 
+    folder = args.output.expanduser().resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):  # say so now, not after minutes of training
+        raise UsageError(f"{args.output}: cannot write there ({folder} is not a writable folder)")
     try:
         examples = train.load_examples(args.labels, args.texts)
         judge_file = train.fit(examples, note=args.note)
