@@ -92,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as exc:  # a path the command could not read or write, e.g. an output folder that does not exist
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"reviewer: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cli_helpers import assert_usage_error, run_cli
 
@@ -39,3 +41,22 @@ def test_check_help_documents_the_argument_rule(capsys: Capsys) -> None:
     assert outcome.code == 0
     for flag in ("--text", "--customer-file", "--format", "--fail-on", "--model", "--rules-only", "--allowed-remedy"):
         assert flag in outcome.out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["batch", "{rows}", "-o", "{missing}/out.jsonl"],
+        ["eval", "--model", "rules", "--cases", "{cases}", "--out", "{missing}/deeper/run"],
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(
+    argv: list[str], capsys: Capsys, tmp_path: Path
+) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "1", "draft": "Sorry you feel that way."}\n', encoding="utf-8")
+    blocker = tmp_path / "a-file"  # a folder path that runs through a file can never be created
+    blocker.write_text("x", encoding="utf-8")
+    cases = Path(reviewer.__file__).resolve().parents[1] / "evals" / "cases" / "facts.yaml"
+    filled = [a.format(rows=rows, missing=blocker, cases=cases) for a in argv]
+    assert_usage_error(run_cli(capsys, *filled), str(blocker))
