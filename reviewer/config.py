@@ -289,10 +289,10 @@ def check_judge(choice: str) -> None:
 
 
 def check_prompt(ref: str) -> None:
-    """``ValueError`` (a ``PromptError``) in one line unless ``ref`` is a prompt the package ships, parsed."""
+    """``ValueError`` (a ``PromptError``) in one line unless ``ref`` names a prompt the package ships."""
     from reviewer import prompts
 
-    prompts.load(ref)
+    prompts.check(ref)  # the file's presence only: parsing it needs YAML, which a cold start does without
 
 
 class SettingsProblem(ValueError):

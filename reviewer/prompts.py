@@ -27,8 +27,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reviewer.models import CriterionResult, Finding, ReviewRequest
 
 DEFAULT_PROMPT = "review@v1"
@@ -93,6 +91,8 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 def parse(text: str, where: str = "<prompt>") -> Prompt:
     """Parse one prompt file's text (front matter + sections)."""
+    import yaml  # here, not at import: settings check a prompt's name on every cold start, without parsing it
+
     if not text.startswith("---\n"):
         raise PromptError(f"{where}: no front matter (the file must start with '---')")
     end = text.find("\n---\n", 4)
@@ -131,13 +131,24 @@ def parse(text: str, where: str = "<prompt>") -> Prompt:
     )
 
 
-def load(ref: str = DEFAULT_PROMPT) -> Prompt:
-    """Load ``id@version`` from the package; the file's front matter must agree with its path."""
+def check(ref: str) -> None:
+    """``PromptError`` unless ``id@version`` names a prompt file the package ships (cheap: nothing is parsed)."""
+    _resource(ref)
+
+
+def _resource(ref: str) -> Traversable:
     prompt_id, version = parse_ref(ref)
     resource = prompts_root() / prompt_id / f"{version}.md"
     if not resource.is_file():
         known = ", ".join(p.ref for p in available()) or "none"
         raise PromptError(f"unknown prompt {ref!r} (available: {known})")
+    return resource
+
+
+def load(ref: str = DEFAULT_PROMPT) -> Prompt:
+    """Load ``id@version`` from the package; the file's front matter must agree with its path."""
+    prompt_id, version = parse_ref(ref)
+    resource = _resource(ref)
     prompt = _parse_cached(resource.read_text(encoding="utf-8"), f"prompts/{prompt_id}/{version}.md")
     if (prompt.id, prompt.version) != (prompt_id, version):
         raise PromptError(f"prompts/{prompt_id}/{version}.md says it is {prompt.ref}; the path and front matter differ")
