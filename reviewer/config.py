@@ -213,14 +213,18 @@ class Settings(BaseSettings):
     def _judge_loads(cls, value: str | None) -> str | None:
         """A judge file that cannot be used fails here, once and in one line, not in every review."""
         if value is not None:
-            check_judge(value)
+            from reviewer.verdict import current_judge
+
+            current_judge(value)  # JudgeFileError, a ValueError naming the file; 'none' imports no judge code
         return value
 
     @field_validator("prompt")
     @classmethod
-    def _prompt_loads(cls, value: str) -> str:
-        """An unknown or broken prompt fails here, not as a degraded review every time."""
-        check_prompt(value)
+    def _prompt_exists(cls, value: str) -> str:
+        """An unknown prompt fails here, not as a degraded review every time (its file only: parsing needs YAML)."""
+        from reviewer import prompts
+
+        prompts.check(value)
         return value
 
     @classmethod
@@ -279,41 +283,40 @@ def explain(settings: Settings, flags: dict[str, Any]) -> list[Origin]:
     return origins
 
 
-def check_judge(choice: str) -> None:
-    """``ValueError`` in one line unless ``choice`` is ``none``, ``default`` or a judge file that loads."""
-    from reviewer import judge
-
-    path = judge.resolve(choice)
-    if path is not None:
-        judge.get(path)  # JudgeFileError, a ValueError naming the file and what is wrong with it
-
-
-def check_prompt(ref: str) -> None:
-    """``ValueError`` (a ``PromptError``) in one line unless ``ref`` names a prompt the package ships."""
-    from reviewer import prompts
-
-    prompts.check(ref)  # the file's presence only: parsing it needs YAML, which a cold start does without
-
-
 class SettingsProblem(ValueError):
-    """A ``REVIEWER_*`` variable that cannot be read, said in one line (callers exit 2 with it)."""
+    """A setting that cannot be used, said in one line (callers exit 2 with it).
+
+    ``flag`` is the settings field when the bad value was given as a command-line flag (the caller knows
+    the flag's name), and ``reason`` then says what is wrong with it; None for the environment or a file.
+    """
+
+    def __init__(self, message: str, flag: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.flag = flag
+        self.reason = reason
 
 
-def load_settings() -> Settings:
-    """``Settings()`` from the config file and the environment; ``SettingsProblem`` in one line when one is bad.
+def load_settings(**flags: Any) -> Settings:
+    """``Settings`` from the config file and the environment, with ``flags`` (command-line values by field
+    name; None = not given) winning, all validated in one pass; ``SettingsProblem`` in one line when one is bad.
 
     pydantic-settings raises ``SettingsError`` (with a 40-line traceback behind it) for a value it
     cannot decode, such as malformed JSON in ``REVIEWER_MODEL_API_BASES``, and ``ValidationError``
-    for one out of range: both become one line.
+    for one out of range: both become one line. A flag replaces the environment's value before either is
+    checked, so a good flag overrides a bad variable.
     """
+    given = {name: value for name, value in flags.items() if value is not None}
     try:
-        return Settings()
+        return Settings(**given)
     except ConfigFileError as exc:
         raise SettingsProblem(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
         field = ".".join(str(part) for part in first["loc"])
+        top = str(first["loc"][0]) if first["loc"] else ""
+        if top in given:
+            raise SettingsProblem(f"invalid {field}: {first['msg']}", flag=top, reason=first["msg"]) from None
+        name = "REVIEWER_" + "_".join(str(part) for part in first["loc"]).upper()
         raise SettingsProblem(f"invalid setting {name} ({field} in a config file): {first['msg']}") from None
     except SettingsError as exc:
         named = re.search(r'field "(\w+)"', str(exc))

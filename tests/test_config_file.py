@@ -120,3 +120,18 @@ def test_secrets_are_masked(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> 
     outcome = run_cli(capsys, "config", "--api-key", "sk-secret")
     assert outcome.code == 0 and "sk-secret" not in outcome.out and "k1" not in outcome.out
     assert '["***", "***"]' in outcome.out
+
+
+def test_flags_are_validated_like_the_environment(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewer.cli import build_parser
+    from reviewer.commands.model_flags import settings_from_args
+
+    # `serve --db` gave the feedback store a str, and it crashed on `.parent`: flags are now typed like variables
+    serve = settings_from_args(build_parser().parse_args(["serve", "--db", "fb.db", "--fallback-models", "a, b"]))
+    assert serve.db == Path("fb.db") and serve.fallback_models == ["a", "b"]
+    # a flag out of range is refused up front, named as the flag
+    assert_usage_error(run_cli(capsys, "serve", "--queue-limit", "-1"), "--queue-limit")
+    # a good flag overrides a bad variable, which is then never read
+    monkeypatch.setenv("REVIEWER_JUDGE", "missing.judge")
+    assert run_cli(capsys, "check", "--rules-only", "--judge", "none", REVISE_DRAFT).code == 0  # revise passes
+    assert_usage_error(run_cli(capsys, "check", "--rules-only", REVISE_DRAFT), "REVIEWER_JUDGE", "missing.judge")

@@ -1,6 +1,6 @@
 """The model flags that the commands share, the argparse types they use, and how flags become ``Settings``.
 
-Import-light on purpose (argparse only at import): command modules' ``add_parser`` runs on every CLI start.
+Import-light on purpose (argparse only at import): command modules' ``add_arguments`` runs on every CLI start.
 """
 
 from __future__ import annotations
@@ -67,46 +67,44 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Each ``Settings`` field a flag can set, and the flag's argparse ``dest`` (the flag is ``--dest`` with dashes).
+FLAG_DESTS = {
+    "model": "model",
+    "api_base": "api_base",
+    "api_key": "api_key",
+    "fallback_models": "fallback_models",  # "a,b": the settings model splits it, as it does REVIEWER_FALLBACK_MODELS
+    "timeout_s": "timeout",
+    "deadline_s": "deadline",
+    "server": "server",
+    "prompt": "prompt",
+    "rules_only": "rules_only",
+    "judge": "judge",
+    "fail_on": "fail_on",
+    "max_concurrency": "max_concurrency",
+    "queue_limit": "queue_limit",
+    "drain_s": "drain_seconds",
+    "db": "db",
+    "insecure_no_auth": "insecure_no_auth",
+}
+
+
 def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given as flags by any command (None = not given), by their ``Settings`` field names."""
-    fallbacks = getattr(args, "fallback_models", None)
-    return {
-        "model": getattr(args, "model", None),
-        "api_base": getattr(args, "api_base", None),
-        "api_key": getattr(args, "api_key", None),
-        "fallback_models": None if fallbacks is None else [n.strip() for n in fallbacks.split(",") if n.strip()],
-        "timeout_s": getattr(args, "timeout", None),
-        "deadline_s": getattr(args, "deadline", None),
-        "server": getattr(args, "server", None),
-        "prompt": getattr(args, "prompt", None),
-        "rules_only": getattr(args, "rules_only", None),
-        "judge": getattr(args, "judge", None),
-        "fail_on": getattr(args, "fail_on", None),
-        "max_concurrency": getattr(args, "max_concurrency", None),
-        "queue_limit": getattr(args, "queue_limit", None),
-        "drain_s": getattr(args, "drain_seconds", None),
-        "db": getattr(args, "db", None),
-        "insecure_no_auth": getattr(args, "insecure_no_auth", None) or None,  # a store_true flag: False = not given
-    }
+    values = {field: getattr(args, dest, None) for field, dest in FLAG_DESTS.items()}
+    values["insecure_no_auth"] = values["insecure_no_auth"] or None  # a store_true flag: False = not given
+    return values
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings from the config file and the environment, with the command-line flags winning."""
-    from reviewer.config import SettingsProblem, check_judge, check_prompt, load_settings
+    """Settings from the config file and the environment, with the command-line flags winning (all validated)."""
+    from reviewer.config import SettingsProblem, load_settings
 
     try:
-        settings = load_settings()
+        return load_settings(**flag_settings(args))
     except SettingsProblem as exc:
+        if exc.flag is not None:
+            raise UsageError(f"--{FLAG_DESTS[exc.flag].replace('_', '-')}: {exc.reason}") from None
         raise UsageError(str(exc)) from None
-    flags = flag_settings(args)
-    # Flags are not validated by the settings model (they are applied to a copy): checked the same way here.
-    for name, check in (("judge", check_judge), ("prompt", check_prompt)):
-        if flags.get(name) is not None:
-            try:
-                check(flags[name])
-            except ValueError as exc:
-                raise UsageError(f"--{name}: {exc}") from None
-    return settings.with_overrides(**flags)
 
 
 def export_flags(args: argparse.Namespace, environ: MutableMapping[str, str]) -> None:
@@ -116,6 +114,4 @@ def export_flags(args: argparse.Namespace, environ: MutableMapping[str, str]) ->
             continue
         if isinstance(value, bool):
             value = "true" if value else "false"
-        elif isinstance(value, list):
-            value = ",".join(value)
         environ[f"REVIEWER_{name.upper()}"] = str(value)

@@ -23,11 +23,10 @@ from pathlib import Path
 from reviewer import rubric
 from reviewer.judge.features import hashed, reply_groups, rules_signals, sentences, words
 from reviewer.judge.model import JudgeFile, JudgeFileError, load
-from reviewer.judge_choice import DEFAULT, DEFAULT_PATH, NONE, resolve
+from reviewer.judge_choice import DEFAULT_PATH
 from reviewer.models import CriterionResult, Finding, ReviewRequest, Span, Verdict
 
-__all__ = ["DEFAULT", "DEFAULT_PATH", "NONE", "Applied", "Decision", "Judge", "JudgeFileError", "Judgement", "get",
-           "resolve"]
+__all__ = ["DEFAULT_PATH", "Applied", "Decision", "Judge", "JudgeFileError", "Judgement", "get"]
 
 
 
