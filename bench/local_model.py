@@ -106,21 +106,19 @@ async def main() -> int:
     args = parser.parse_args()
 
     from reviewer import engine, local, prompts, rules
-    from reviewer.config import Settings
+    from reviewer.config import Settings, load_settings
     from reviewer.models import ReviewRequest
 
     if not local.available(Settings()):
         print(f"the local model is not installed: {local.INSTALL_HINT}", file=sys.stderr)
         return 2
-    overrides: dict[str, Any] = {
-        "model": local.default_model(Settings(local_default=True)) or local.DEFAULT_MODEL,
+    settings = load_settings(
+        model=local.default_model(Settings(local_default=True)) or local.DEFAULT_MODEL,
         # Measure how long reviews take, not whether they fit the default per-call timeout.
-        "timeout_s": args.timeout,
-        "deadline_s": args.timeout * 3,
-    }
-    if args.prompt:
-        overrides["prompt"] = args.prompt
-    settings = Settings().with_overrides(**overrides)
+        timeout_s=args.timeout,
+        deadline_s=args.timeout * 3,
+        prompt=args.prompt,  # None: not given
+    )
     print(f"cores: {os.cpu_count()}  load average before: {os.getloadavg()[0]:.2f}")
 
     started = time.perf_counter()

@@ -17,43 +17,30 @@ exactly one real text and no case (a candidate "written for one record"), and th
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import yaml
-
+from reviewer.evaluation.cases import load_cases
+from reviewer.judge.train import load_examples
 from reviewer.rules import rules
 from reviewer.rules.loader import Rule, data_files
 from reviewer.rules.matching import finditer
-from reviewer.rules.text import prepare
+from reviewer.rules.text import Prepared, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 REALWORLD = ROOT.parent / "shared" / "realworld"
 
 
 def real_texts() -> tuple[list[str], list[str]]:
-    """Replies and customer messages of every labelled real exchange."""
-    texts: dict[str, dict[str, str]] = {}
-    for name in ("twcs_amazon_replies.jsonl", "train_pool.jsonl"):
-        for line in (REALWORLD / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                texts[str(row["id"])] = row
-    labelled = [json.loads(line)["id"] for name in ("labels_dev.jsonl", "labels_train.jsonl")
-                for line in (REALWORLD / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [texts[str(key)] for key in labelled]
-    return [r["reply"] for r in rows], [r.get("customer") or "" for r in rows]
+    """Replies and customer messages of every labelled real exchange (read as ``reviewer train`` reads them)."""
+    examples = load_examples([REALWORLD / "labels_dev.jsonl", REALWORLD / "labels_train.jsonl"],
+                             [REALWORLD / "twcs_amazon_replies.jsonl", REALWORLD / "train_pool.jsonl"])
+    return [ex.reply for ex in examples], [ex.customer or "" for ex in examples]
 
 
 def case_texts() -> tuple[list[str], list[str]]:
     """Drafts and customer messages of the written eval cases."""
-    drafts, customers = [], []
-    for path in sorted((ROOT / "evals" / "cases").glob("*.yaml")):
-        for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            given = case.get("input", {})
-            drafts.append(str(given.get("draft", "")))
-            customers.append(str(given.get("customer_message") or ""))
-    return drafts, customers
+    cases = load_cases(ROOT / "evals" / "cases")
+    return [c.input.draft for c in cases], [c.input.customer_message or "" for c in cases]
 
 
 def yaml_patterns() -> dict[str, list[str]]:
@@ -66,10 +53,14 @@ def yaml_patterns() -> dict[str, list[str]]:
     return out
 
 
-def counts(rule: Rule, texts: list[str]) -> list[int]:
+def prepared(texts: list[str], customer: bool) -> list[Prepared]:
+    """Each text as the rules read it (a draft's quotes masked, a customer's message as written)."""
+    return [prepare(t, mask_quotes=not customer) for t in texts]
+
+
+def counts(rule: Rule, texts: list[Prepared]) -> list[int]:
     """Per pattern of ``rule``: how many of ``texts`` it matches."""
-    prepared = [prepare(t, mask_quotes=rule.scope != "customer") for t in texts]
-    read = [p.text if rule.case_sensitive else p.lower for p in prepared]
+    read = [p.text if rule.case_sensitive else p.lower for p in texts]
     return [sum(1 for text in read if next(finditer(part, text), None) is not None) for part in rule.parts]
 
 
@@ -77,8 +68,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--all", action="store_true", help="print every pattern's counts")
     args = parser.parse_args()
-    real_replies, real_customers = real_texts()
-    case_drafts, case_customers = case_texts()
+    replies, customers = real_texts()
+    drafts, messages = case_texts()
+    real_replies, real_customers = prepared(replies, customer=False), prepared(customers, customer=True)
+    case_drafts, case_customers = prepared(drafts, customer=False), prepared(messages, customer=True)
     written = yaml_patterns()
     dead, single, total = [], [], 0
     for rule in rules():

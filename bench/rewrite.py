@@ -75,15 +75,10 @@ def run_repairs(pairs: list[tuple[str, ReviewRequest]]) -> list[dict[str, Any]]:
 
 async def run_model(rows: list[dict[str, Any]], model: str, verbose: bool = False,
                     speculative: str | None = None, prompt: str | None = None) -> None:
-    from reviewer.config import Settings
+    from reviewer.config import load_settings
     from reviewer.engine import areview
 
-    overrides: dict[str, Any] = {"model": model}
-    if speculative:
-        overrides["local_speculative"] = speculative
-    if prompt:
-        overrides["prompt"] = prompt
-    settings = Settings().with_overrides(**overrides)
+    settings = load_settings(model=model, local_speculative=speculative, prompt=prompt)  # None: not given
     for index, row in enumerate(rows, start=1):
         started = time.perf_counter()
         review: Review = await areview(row["request"], settings)

@@ -490,9 +490,9 @@ def test_other_language_apology_words_are_no_evidence_in_english() -> None:
 
 def test_prefilter_cache_is_fresh() -> None:
     """data/prefilter.yaml must match the patterns; regenerate it with `python -m reviewer.rules`."""
-    from reviewer.rules.loader import PREFILTER_FILE, _read, derive_prefilter_cache
+    from reviewer.rules.loader import PREFILTER_FILE, data_sources, derive_prefilter_cache, parse_data
 
-    assert _read(PREFILTER_FILE) == derive_prefilter_cache()
+    assert parse_data(data_sources())[PREFILTER_FILE] == derive_prefilter_cache()
 
 
 @pytest.mark.parametrize("draft", ["sorry " * 3300, "sorry!?" * 2800, "Kindly wait. " * 1500, "a" * 20000,

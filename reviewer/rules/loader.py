@@ -133,14 +133,6 @@ SNAPSHOT_FILE = "snapshot.json"  # every data/*.yaml as parsed, with their finge
 _NOT_RULES = ("macros.yaml", PREFILTER_FILE)
 
 
-def _read(name: str) -> Any:
-    """One data file, parsed from its YAML."""
-    path = resources.files("reviewer.rules").joinpath("data", name)
-    if not path.is_file():
-        return None
-    return _parse_yaml(path.read_text(encoding="utf-8"))
-
-
 def _parse_yaml(text: str) -> Any:
     import yaml  # only when the snapshot is stale: importing and parsing YAML was ~25 ms of each cold start
 
