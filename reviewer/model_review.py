@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from reviewer import cpu, llm, merge, prompts, repair, rewrite, rubric, rules
 from reviewer.config import Settings
-from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite, json_schema, statuses_in
-from reviewer.models import Engine, Review, ReviewRequest, Rewrite, Usage
+from reviewer.llm_output import ModelReview, RewriteOnly, SummaryAndRewrite, json_schema
+from reviewer.models import CriterionId, Engine, Review, ReviewRequest, Rewrite, Status, Usage
 from reviewer.verdict import build_review
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
@@ -293,3 +293,22 @@ def _degraded(
         review.rewrite = repaired.model_copy(update={"reason": "no model answered; the repair is returned"})
     _record_stats(review.engine, caller, started)
     return review
+
+
+def statuses_in(raw: str) -> dict[CriterionId, Status] | None:
+    """The per-criterion statuses in a raw answer, read leniently (an answer rejected for its summary or a
+    quote still says what the model judged); None when it holds no criteria."""
+    try:
+        data = llm.extract_json(raw)
+    except llm.InvalidOutput:
+        return None
+    criteria = data.get("criteria") if isinstance(data, dict) else None
+    if not isinstance(criteria, dict):
+        return None
+    statuses: dict[CriterionId, Status] = {}
+    for criterion in rubric.CRITERIA:
+        value = criteria.get(criterion.id)
+        status = value.get("status") if isinstance(value, dict) else value
+        if status == "pass" or status == "fail" or status == "na":
+            statuses[criterion.id] = status
+    return statuses or None

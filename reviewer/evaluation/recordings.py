@@ -181,10 +181,6 @@ class RecordingCompletion:
         """The ``completion=`` function for the engine while it reviews ``case`` (the recordings are keyed by it)."""
         return CaseCompletion(self, case)
 
-    async def __call__(self, **kwargs: Any) -> Any:
-        """A completion outside any eval case."""
-        return await self.complete(None, **kwargs)
-
     async def complete(self, case: str | None, **kwargs: Any) -> Any:
         from reviewer import litellm_quiet
 

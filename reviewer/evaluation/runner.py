@@ -10,7 +10,6 @@ review's ``engine.model_criteria``: the runner is a thin shell over the engine.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,11 +36,6 @@ class CaseOutcome:
     rules_review: Review | None = None
     model_criteria: dict[CriterionId, Status] | None = None
     model_verdict: Verdict | None = None
-
-
-def engine_accepts_completion() -> bool:
-    """Whether this engine build lets a caller inject the completion function."""
-    return "completion" in inspect.signature(engine.areview).parameters
 
 
 @dataclass

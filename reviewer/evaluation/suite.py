@@ -21,7 +21,7 @@ from reviewer.evaluation import gate, metrics, report
 from reviewer.evaluation.cases import EvalCase, load_cases
 from reviewer.evaluation.realworld import CASE_SET_NAME, load_realworld_dev
 from reviewer.evaluation.recordings import RecordingCompletion, RecordingStore, model_slug
-from reviewer.evaluation.runner import RULES_MODEL, CaseOutcome, Mode, Runner, engine_accepts_completion
+from reviewer.evaluation.runner import RULES_MODEL, CaseOutcome, Mode, Runner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AUTO_BASELINE = "auto"  # --baseline auto: evals/baselines/<prompt>__<model>.json when it exists
@@ -154,8 +154,6 @@ async def run_eval(options: EvalOptions) -> EvalRun:
             settings = _without_local_runtime(settings).with_overrides(prompt=prompt)
             planned = engine.plan(settings)
     if options.mode != "live":
-        if not engine_accepts_completion():
-            raise EvalUsageError("this engine cannot take an injected completion function; record/replay unavailable")
         store = RecordingStore(options.recordings or evals_dir() / "recordings")
         for name in {model, settings.model or model, *settings.fallback_models}:
             store.load_model(name)
