@@ -499,7 +499,7 @@ def repair(request: ReviewRequest, found: rules.RulesResult | None = None) -> Re
     meant_to_fix = [c.id for c in found.criteria if c.status == "fail"]
     text = repaired_text(request, found)
     # the rules read the repair once, for its check and for the second pass
-    checked = rules.run(request.model_copy(update={"draft": text})) if text.strip() else None
+    checked = rules.run(request.model_copy(update={"draft": text}))
     problems = rewrite.problems(request, text, meant_to_fix, checked)
     if problems:  # one more pass: sentences the rules still flag in the repair come out
         second = _second_pass(request, text, checked)
@@ -518,10 +518,8 @@ def repair(request: ReviewRequest, found: rules.RulesResult | None = None) -> Re
     )
 
 
-def _second_pass(request: ReviewRequest, text: str, checked: rules.RulesResult | None) -> str:
+def _second_pass(request: ReviewRequest, text: str, checked: rules.RulesResult) -> str:
     """``text`` without the sentences the rules (``checked``: their result on it) still flag, facts kept."""
-    if checked is None:
-        checked = rules.run(request.model_copy(update={"draft": text}))
     flagged = [f for f in checked.findings if f.span is not None and f.span.source == "draft"
                and f.severity in ("error", "warning") and f.rule_id != rewrite.PLACEHOLDER_RULE]
     if not flagged:
