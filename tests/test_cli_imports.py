@@ -10,10 +10,17 @@ import pytest
 from cli_helpers import FAKE_APOLOGY, HEAVY_MODULES
 
 
-def _imported_modules(*argv: str) -> tuple[set[str], int]:
-    """Every module ``python -X importtime -m reviewer ARGV`` imported, and its exit code."""
+def _clean_env() -> dict[str, str]:
+    """The environment for a fresh interpreter: no embedded model, no model or judge chosen by the machine."""
     env = {**os.environ, "REVIEWER_LOCAL_DEFAULT": "false", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("REVIEWER_MODEL", None)
+    env.pop("REVIEWER_JUDGE", None)
+    return env
+
+
+def _imported_modules(*argv: str) -> tuple[set[str], int]:
+    """Every module ``python -X importtime -m reviewer ARGV`` imported, and its exit code."""
+    env = _clean_env()
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "reviewer", *argv],
         capture_output=True,
@@ -56,8 +63,7 @@ def test_machine_formats_do_not_import_rich() -> None:
     assert not {m for m in modules if m.split(".")[0] == "rich"}
 
 
-def test_without_a_judge_chosen_the_judges_code_is_not_imported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REVIEWER_JUDGE", raising=False)
+def test_without_a_judge_chosen_the_judges_code_is_not_imported() -> None:
     modules, _ = _imported_modules("check", "--rules-only", FAKE_APOLOGY)
     assert "reviewer.judge_choice" in modules and "reviewer.judge" not in modules
     chosen, _ = _imported_modules("check", "--rules-only", "--judge", "default", FAKE_APOLOGY)
@@ -76,8 +82,7 @@ def test_help_imports_nothing_heavy() -> None:
 
 def _modules_after(code: str) -> set[str]:
     """The modules loaded after running ``code`` in a fresh interpreter (it must print nothing itself)."""
-    env = {**os.environ, "REVIEWER_LOCAL_DEFAULT": "false", "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("REVIEWER_JUDGE", None)
+    env = _clean_env()
     script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
